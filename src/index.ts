@@ -1,0 +1,7 @@
+/**
+ * incremental-backups-tools: incremental backups built on an rdiff-compatible rsync engine.
+ *
+ * @packageDocumentation
+ */
+export * from './errors.js';
+export * from './rsync/index.js';

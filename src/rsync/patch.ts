@@ -1,0 +1,138 @@
+/**
+ * Applies a delta to a basis and streams the result (format doc §7).
+ *
+ * The basis must be random-access: COPY commands may point anywhere, in any order, and may
+ * repeat or overlap. Output is gathered into 1 MiB chunks: COPY data is read from the basis
+ * straight into the chunk being filled and LITERAL data is copied in once, so a delta of
+ * many small commands still reaches the consumer as a few large writes.
+ *
+ * Errors follow librsync: a zero-length command, an offset of 2^63 or more and a reserved
+ * opcode are corrupt; a delta that ends inside a command or without END, or a COPY that
+ * reaches past the end of the basis, is truncation (after the bytes that did exist are
+ * written, as rdiff does). Bytes after END are ignored.
+ */
+import { BackupError } from '../errors.js';
+import { ChunkReader, chunksOf, readUintBE, type ByteSource } from './byte-source.js';
+import { DELTA_MAGIC } from './format.js';
+
+/** A basis that can be read at any position, such as a `fs.promises.FileHandle`. */
+export interface RandomAccessBasis {
+  read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+}
+
+/** What {@link patch} can read the basis from. */
+export type PatchBasis = Uint8Array | RandomAccessBasis;
+
+const OUT_CHUNK = 1 << 20;
+const WIDTHS = [1, 2, 4, 8] as const;
+
+class OutputChunks {
+  buf = new Uint8Array(OUT_CHUNK);
+  len = 0;
+  readonly full: Uint8Array[] = [];
+
+  room(): number {
+    if (this.len === this.buf.length) {
+      this.full.push(this.buf);
+      this.buf = new Uint8Array(OUT_CHUNK);
+      this.len = 0;
+    }
+    return this.buf.length - this.len;
+  }
+
+  put(data: Uint8Array): void {
+    let at = 0;
+    while (at < data.length) {
+      const n = Math.min(this.room(), data.length - at);
+      this.buf.set(data.subarray(at, at + n), this.len);
+      this.len += n;
+      at += n;
+    }
+  }
+
+  drain(all: boolean): Uint8Array[] {
+    if (all && this.len > 0) {
+      this.full.push(this.buf.subarray(0, this.len));
+      this.buf = new Uint8Array(OUT_CHUNK);
+      this.len = 0;
+    }
+    return this.full.splice(0, this.full.length);
+  }
+}
+
+async function readParam(reader: ChunkReader, width: number, what: string): Promise<number> {
+  const bytes = await reader.read(width);
+  if (bytes.length < width) throw new BackupError('ETRUNCATED', `delta ends inside the ${what} of a command at byte ${reader.consumed}`);
+  if (width === 8 && bytes[0]! >= 0x80) {
+    throw new BackupError('ECORRUPT', `delta has a ${what} of 2^63 or more at byte ${reader.consumed - 8}`);
+  }
+  return readUintBE(bytes, 0, width);
+}
+
+/**
+ * Apply `delta` to `basis`, yielding the new data in chunks. A `fs.promises.FileHandle`
+ * works as the basis.
+ */
+export async function* patch(basis: PatchBasis, delta: ByteSource): AsyncGenerator<Uint8Array, void, undefined> {
+  const reader = new ChunkReader(chunksOf(delta)[Symbol.asyncIterator]());
+  const out = new OutputChunks();
+  try {
+    const magic = await reader.read(4);
+    if (magic.length < 4) throw new BackupError('ETRUNCATED', 'delta ends inside its magic number');
+    const m = readUintBE(magic, 0, 4);
+    if (m !== DELTA_MAGIC) throw new BackupError('EBADMAGIC', `not a delta: bad magic 0x${m.toString(16).padStart(8, '0')}`);
+    for (;;) {
+      const opByte = await reader.read(1);
+      if (opByte.length === 0) throw new BackupError('ETRUNCATED', `delta ends without an END command at byte ${reader.consumed}`);
+      const op = opByte[0]!;
+      if (op === 0) break;
+      if (op <= 0x44) {
+        const len = op <= 0x40 ? op : await readParam(reader, WIDTHS[op - 0x41]!, 'length');
+        if (len === 0) throw new BackupError('ECORRUPT', `delta has a zero-length literal at byte ${reader.consumed}`);
+        let left = len;
+        while (left > 0) {
+          const piece = await reader.readSome(left);
+          if (piece.length === 0) throw new BackupError('ETRUNCATED', `delta ends inside literal data at byte ${reader.consumed}`);
+          out.put(piece);
+          left -= piece.length;
+        }
+      } else if (op <= 0x54) {
+        const code = op - 0x45;
+        const offset = await readParam(reader, WIDTHS[code >> 2]!, 'copy offset');
+        const len = await readParam(reader, WIDTHS[code & 3]!, 'copy length');
+        if (len === 0) throw new BackupError('ECORRUPT', `delta has a zero-length copy at byte ${reader.consumed}`);
+        await copyFromBasis(basis, offset, len, out);
+      } else {
+        throw new BackupError('ECORRUPT', `delta has the reserved opcode 0x${op.toString(16)} at byte ${reader.consumed - 1}`);
+      }
+      if (out.full.length > 0) yield* out.drain(false);
+    }
+  } catch (e) {
+    yield* out.drain(true);
+    throw e;
+  } finally {
+    await reader.close();
+  }
+  yield* out.drain(true);
+}
+
+async function copyFromBasis(basis: PatchBasis, offset: number, len: number, out: OutputChunks): Promise<void> {
+  let pos = offset;
+  let left = len;
+  while (left > 0) {
+    const room = Math.min(out.room(), left);
+    let got: number;
+    if (basis instanceof Uint8Array) {
+      got = pos >= basis.length ? 0 : Math.min(room, basis.length - pos);
+      out.buf.set(basis.subarray(pos, pos + got), out.len);
+    } else {
+      got = (await basis.read(out.buf, out.len, room, pos)).bytesRead;
+    }
+    out.len += got;
+    pos += got;
+    left -= got;
+    if (got < room) {
+      throw new BackupError('ETRUNCATED', `delta copies ${len} bytes at offset ${offset}, past the end of the basis (${pos} bytes)`);
+    }
+  }
+}

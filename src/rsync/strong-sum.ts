@@ -1,0 +1,37 @@
+/**
+ * Strong checksums: BLAKE2b with a 32-byte digest, and MD4, both from hash-wasm.
+ *
+ * node:crypto cannot serve here on node 20: MD4 is disabled under OpenSSL 3, and BLAKE2b-256
+ * is not BLAKE2b-512 truncated (the output length is part of the parameter block). One
+ * hasher is created per job and re-initialised per block, which avoids a WASM instantiation
+ * per block. Digests are truncated to the signature's strong length by keeping the leftmost
+ * bytes.
+ */
+import { createBLAKE2b, createMD4, type IHasher } from 'hash-wasm';
+import type { StrongSumKind } from './format.js';
+
+/** Computes one kind of strong sum over byte ranges, reusing one WASM instance. */
+export interface StrongHasher {
+  readonly kind: StrongSumKind;
+  /** The full digest of `data[start, end)`. The result is owned by the caller. */
+  digest(data: Uint8Array, start: number, end: number): Uint8Array;
+}
+
+class WasmStrongHasher implements StrongHasher {
+  constructor(
+    readonly kind: StrongSumKind,
+    private readonly hasher: IHasher,
+  ) {}
+
+  digest(data: Uint8Array, start: number, end: number): Uint8Array {
+    this.hasher.init();
+    this.hasher.update(start === 0 && end === data.length ? data : data.subarray(start, end));
+    return this.hasher.digest('binary');
+  }
+}
+
+/** A strong hasher of the given kind. */
+export async function createStrongHasher(kind: StrongSumKind): Promise<StrongHasher> {
+  const hasher = kind === 'blake2' ? await createBLAKE2b(256) : await createMD4();
+  return new WasmStrongHasher(kind, hasher);
+}
