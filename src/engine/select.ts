@@ -1,0 +1,48 @@
+/**
+ * Which engine runs: the caller's `engine` option, else the `IBT_ENGINE` environment
+ * variable, else `auto`. `auto` means the native engine where it is built and faster for the
+ * operation, else the TypeScript one; asking for `native` when it cannot load is an error
+ * that says how to build it.
+ */
+import { BackupError } from '../errors.js';
+import type { Engine, EngineChoice } from './engine.js';
+import { jsEngine } from './js-engine.js';
+import { loadNativeEngine } from './native-engine.js';
+
+/** Operations an engine performs, for per-operation choice under `auto`. */
+export type EngineOperation = 'signature' | 'delta' | 'patch';
+
+function envChoice(): EngineChoice | undefined {
+  const v = process.env.IBT_ENGINE;
+  if (v === undefined || v === '') return undefined;
+  if (v === 'js' || v === 'native' || v === 'auto') return v;
+  throw new BackupError('EPARAM', `IBT_ENGINE must be js, native or auto, not ${JSON.stringify(v)}`);
+}
+
+/** Whether the native engine is built and loads. */
+export function nativeAvailable(): boolean {
+  return loadNativeEngine().engine !== undefined;
+}
+
+/**
+ * The engine to use for `operation`. `choice` is the caller's option; when absent,
+ * `IBT_ENGINE` decides, then `auto`.
+ */
+export function selectEngine(choice?: EngineChoice, operation?: EngineOperation): Engine {
+  const want = choice ?? envChoice() ?? 'auto';
+  if (want === 'js') return jsEngine;
+  if (want !== 'native' && want !== 'auto') {
+    throw new BackupError('EPARAM', `engine must be auto, js or native, not ${JSON.stringify(want)}`);
+  }
+  const native = loadNativeEngine();
+  if (want === 'native') {
+    if (native.engine) return native.engine;
+    throw new BackupError('ENATIVE', `the native engine is not available: ${native.error}`);
+  }
+  return native.engine && autoPrefersNative(operation) ? native.engine : jsEngine;
+}
+
+/** Under `auto`, where the benchmark shows librsync ahead of the TypeScript engine. */
+function autoPrefersNative(operation?: EngineOperation): boolean {
+  return operation !== undefined;
+}
