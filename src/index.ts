@@ -15,3 +15,4 @@ export {
   type FileJobOptions,
   type SignatureFileOptions,
 } from './engine/files.js';
+export * from './backup/index.js';

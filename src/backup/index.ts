@@ -1,0 +1,2 @@
+/** Full and incremental backups, restore and listing. */
+export {};
