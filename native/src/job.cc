@@ -1,0 +1,277 @@
+// Streaming librsync jobs, driven from JavaScript, run on the libuv thread pool.
+//
+// librsync's job API is a state machine fed by buffers: rs_job_iter(job, buffers) takes
+// what it can from `next_in`, writes what it can to `next_out`, and returns RS_BLOCKED
+// when it needs more input or more output space, RS_DONE at the end, or an error. We keep
+// that shape and put JavaScript in charge of the loop:
+//
+//   job.step(input, eof) -> Promise<{ out?, consumed, done }>
+//
+// Each step is one Napi::AsyncWorker: on a worker thread it calls rs_job_iter over the
+// given input until librsync needs more input, has filled kStepOutput bytes of output,
+// finished, or failed. JavaScript yields the output, passes the unconsumed rest of the
+// input to the next step, and reads the next chunk of its source when all is consumed.
+// So the event loop never runs librsync, memory stays bounded by one input chunk plus one
+// output buffer (plus the signature, for a delta), and jobs for different files run on
+// different pool threads at the same time. The input buffer and the job object are held
+// by persistent references while a step runs, so neither can be collected under it.
+//
+// A delta is two phases in one job: first the signature is streamed into
+// rs_loadsig_begin; when that ends (`done`), the same step builds the hash table and
+// starts rs_delta_begin, and the new data is streamed next.
+//
+// State is freed as soon as it is useless: when the job finishes or fails, when
+// JavaScript calls close() (its iterator was abandoned), or when the object is collected.
+// close() during a running step only marks the job; the step's completion frees it, on
+// the main thread, so librsync state is never freed under a worker.
+#include "job.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <new>
+#include <string>
+
+#include "trace.h"
+
+namespace ibt {
+
+namespace {
+
+std::atomic<int32_t> liveJobs{0};
+
+bool Failed(rs_result r) { return r != RS_DONE && r != RS_BLOCKED; }
+
+class StepWorker : public Napi::AsyncWorker {
+ public:
+  StepWorker(Napi::Env env, Job* job, Napi::Object self, Napi::Uint8Array input, bool eof)
+      : Napi::AsyncWorker(env, "ibt:librsync-step"),
+        job_(job),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        self_(Napi::Persistent(self)),
+        input_(Napi::Persistent(input)),
+        in_(reinterpret_cast<const char*>(input.Data())),
+        len_(input.ElementLength()),
+        eof_(eof) {}
+
+  ~StepWorker() override { std::free(out_.data); }
+
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    ClearLastError();
+    out_.data = static_cast<char*>(std::malloc(kStepOutput));
+    if (out_.data == nullptr) {
+      result_ = RS_MEM_ERROR;
+      return;
+    }
+    try {
+      result_ = job_->Run(in_, len_, eof_, out_);
+    } catch (const std::bad_alloc&) {
+      result_ = RS_MEM_ERROR;
+    }
+    if (Failed(result_)) detail_ = LastError();
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    bool failed = Failed(result_);
+    job_->StepFinished(failed);
+    if (failed) {
+      std::string message = rs_strerror(result_);
+      if (!detail_.empty()) message += ": " + detail_;
+      Napi::Error error = Napi::Error::New(env, message);
+      error.Set("rsResult", Napi::Number::New(env, result_));
+      deferred_.Reject(error.Value());
+      return;
+    }
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("consumed", Napi::Number::New(env, static_cast<double>(out_.consumed)));
+    result.Set("done", Napi::Boolean::New(env, out_.done));
+    if (out_.length > 0) result.Set("out", TakeOutput(env));
+    deferred_.Resolve(result);
+  }
+
+ private:
+  // Small outputs (a signature's records) are copied so the big buffer is freed at once;
+  // large ones are handed over without a copy.
+  Napi::Buffer<char> TakeOutput(Napi::Env env) {
+    if (out_.length < kStepOutput / 4) return Napi::Buffer<char>::Copy(env, out_.data, out_.length);
+    char* data = out_.data;
+    if (out_.length < kStepOutput) {
+      if (char* shrunk = static_cast<char*>(std::realloc(data, out_.length))) data = shrunk;
+    }
+    out_.data = nullptr;
+    return Napi::Buffer<char>::New(env, data, out_.length, [](Napi::Env, char* p) { std::free(p); });
+  }
+
+  Job* job_;
+  Napi::Promise::Deferred deferred_;
+  Napi::ObjectReference self_;
+  Napi::Reference<Napi::Uint8Array> input_;
+  const char* in_;
+  size_t len_;
+  bool eof_;
+  StepOutput out_;
+  rs_result result_ = RS_INTERNAL_ERROR;
+  std::string detail_;
+};
+
+}  // namespace
+
+Napi::Function Job::Define(Napi::Env env) {
+  return DefineClass(env, "Job",
+                     {InstanceMethod<&Job::Step>("step"), InstanceMethod<&Job::Close>("close")});
+}
+
+int32_t Job::Live() { return liveJobs.load(); }
+
+// new Job('signature', magic, blockLength, strongLength)
+// new Job('delta', legacySlack)       -- legacySlack: librsync <= 2.3.2 slack buffers
+// new Job('patch', fd | Uint8Array)
+Job::Job(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Job>(info) {
+  Napi::Env env = info.Env();
+  std::string kind = info[0].As<Napi::String>();
+  if (kind == "signature") {
+    phase_ = Phase::Signature;
+    job_ = rs_sig_begin(info[2].As<Napi::Number>().Uint32Value(), info[3].As<Napi::Number>().Uint32Value(),
+                        static_cast<rs_magic_number>(info[1].As<Napi::Number>().Uint32Value()));
+  } else if (kind == "delta") {
+    phase_ = Phase::LoadSignature;
+    legacySlack_ = info[1].ToBoolean();
+    job_ = rs_loadsig_begin(&sig_);
+  } else if (kind == "patch") {
+    phase_ = Phase::Patch;
+    if (info[1].IsNumber()) {
+      basis_.fd = info[1].As<Napi::Number>().Int32Value();
+    } else if (info[1].IsTypedArray() && info[1].As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array) {
+      Napi::Uint8Array bytes = info[1].As<Napi::Uint8Array>();
+      basis_.data = bytes.Data();
+      basis_.size = bytes.ElementLength();
+      basisRef_ = Napi::Persistent(bytes);
+    } else {
+      throw Napi::TypeError::New(env, "patch basis must be a file descriptor or a Uint8Array");
+    }
+    job_ = rs_patch_begin(Basis::Copy, &basis_);
+  } else {
+    throw Napi::TypeError::New(env, "job kind must be signature, delta or patch");
+  }
+  if (job_ == nullptr) throw Napi::Error::New(env, "librsync could not start the job");
+  live_ = true;
+  liveJobs++;
+}
+
+Job::~Job() { Free(); }
+
+void Job::Free() {
+  if (job_ != nullptr) rs_job_free(job_);
+  if (sig_ != nullptr) rs_free_sumset(sig_);
+  job_ = nullptr;
+  sig_ = nullptr;
+  basisRef_.Reset();
+  std::vector<char>().swap(stage_);
+  if (live_) {
+    live_ = false;
+    liveJobs--;
+  }
+}
+
+Napi::Value Job::Step(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (busy_) throw Napi::Error::New(env, "a step of this job is already running");
+  if (job_ == nullptr) throw Napi::Error::New(env, "the job is closed");
+  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    throw Napi::TypeError::New(env, "step input must be a Uint8Array");
+  }
+  busy_ = true;
+  auto* worker = new StepWorker(env, this, info.This().As<Napi::Object>(), info[0].As<Napi::Uint8Array>(),
+                                info[1].ToBoolean());
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
+void Job::Close(const Napi::CallbackInfo&) {
+  if (busy_) {
+    closeRequested_ = true;
+  } else {
+    Free();
+  }
+}
+
+void Job::StepFinished(bool failed) {
+  busy_ = false;
+  if (failed || finished_ || closeRequested_) Free();
+}
+
+// Staging counts as consuming: the bytes copied into the stage are taken from the input.
+Job::Feed Job::NextFeed(const char* in, size_t len, bool eof, size_t& consumed) {
+  if (!slack_) return {in + consumed, len - consumed, eof, false, false};
+  if (stageOffset_ == stageLength_) stageOffset_ = stageLength_ = 0;
+  // Top up the stage only before librsync has started on it: it may keep pointing into it.
+  if (stageOffset_ == 0 && stageLength_ < stage_.size()) {
+    size_t take = std::min(stage_.size() - stageLength_, len - consumed);
+    std::copy(in + consumed, in + consumed + take, stage_.data() + stageLength_);
+    stageLength_ += take;
+    consumed += take;
+  }
+  bool last = eof && consumed == len;
+  bool starved = stageOffset_ == 0 && stageLength_ < stage_.size() && !last;
+  return {stage_.data() + stageOffset_, stageLength_ - stageOffset_, last, true, starved};
+}
+
+rs_result Job::Run(const char* in, size_t len, bool eof, StepOutput& out) {
+  for (;;) {
+    Feed feed = NextFeed(in, len, eof, out.consumed);
+    if (feed.starved) return RS_BLOCKED;
+    rs_buffers_t buffers;
+    buffers.next_in = const_cast<char*>(feed.data);
+    buffers.avail_in = feed.length;
+    buffers.eof_in = feed.eof ? 1 : 0;
+    buffers.next_out = out.data + out.length;
+    buffers.avail_out = kStepOutput - out.length;
+    rs_result r = rs_job_iter(job_, &buffers);
+    size_t took = feed.length - buffers.avail_in;
+    size_t wrote = (kStepOutput - out.length) - buffers.avail_out;
+    out.length += wrote;
+    if (feed.staged) {
+      stageOffset_ += took;
+    } else {
+      out.consumed += took;
+    }
+    if (r == RS_DONE) {
+      out.done = true;
+      if (phase_ == Phase::LoadSignature) return BeginDelta();
+      finished_ = true;
+      return RS_DONE;
+    }
+    if (r != RS_BLOCKED) return r;
+    if (buffers.avail_out == 0) return RS_BLOCKED;
+    bool inputLeft = feed.staged ? (stageOffset_ < stageLength_ || out.consumed < len) : out.consumed < len;
+    if (!inputLeft && !eof) return RS_BLOCKED;
+    if (took == 0 && wrote == 0) {
+      SetLastError("librsync made no progress");
+      return RS_INTERNAL_ERROR;
+    }
+  }
+}
+
+rs_result Job::BeginDelta() {
+  const rs_stats_t* stats = rs_job_statistics(job_);
+  rs_long_t blocks = stats->sig_blocks;
+  size_t blockLength = stats->block_len;
+  rs_job_free(job_);
+  job_ = nullptr;
+  rs_result r = rs_build_hash_table(sig_);
+  if (r != RS_DONE) return r;
+  job_ = rs_delta_begin(sig_);
+  if (job_ == nullptr) return RS_MEM_ERROR;
+  phase_ = Phase::Delta;
+  if (blocks == 0) {
+    slack_ = true;
+    stage_.resize(legacySlack_ ? blockLength : 4 * (65536 + blockLength));
+  }
+  return RS_DONE;
+}
+
+}  // namespace ibt

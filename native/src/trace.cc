@@ -1,0 +1,48 @@
+// See trace.h: librsync's error messages, captured per thread instead of printed.
+#include "trace.h"
+
+#include <librsync.h>
+
+namespace ibt {
+
+namespace {
+
+thread_local std::string lastError;
+
+// librsync formats messages as "librsync: ERROR: (function) text\n"; keep the text.
+std::string Clean(std::string msg) {
+  for (const char* prefix : {"librsync: ", "ERROR: "}) {
+    if (msg.rfind(prefix, 0) == 0) msg.erase(0, std::char_traits<char>::length(prefix));
+  }
+  if (!msg.empty() && msg[0] == '(') {
+    size_t close = msg.find(") ");
+    if (close != std::string::npos) msg.erase(0, close + 2);
+  }
+  while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+  return msg;
+}
+
+// The first error of a step is the cause; librsync follows it with a generic
+// "<job> job failed: <result>" that would hide it.
+void Capture(rs_loglevel level, char const* msg) {
+  if (level <= RS_LOG_ERR && msg != nullptr && lastError.empty()) lastError = Clean(msg);
+}
+
+}  // namespace
+
+void InstallTraceCapture() {
+  // Errors only: warnings such as "strong_len smaller than recommended" are about
+  // choices the TypeScript layer already made deliberately, and formatting them costs time.
+  rs_trace_set_level(RS_LOG_ERR);
+  rs_trace_to(Capture);
+}
+
+void ClearLastError() { lastError.clear(); }
+
+void SetLastError(std::string message) {
+  if (lastError.empty()) lastError = std::move(message);
+}
+
+const std::string& LastError() { return lastError; }
+
+}  // namespace ibt
