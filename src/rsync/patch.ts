@@ -126,7 +126,7 @@ async function copyFromBasis(basis: PatchBasis, offset: number, len: number, out
       got = pos >= basis.length ? 0 : Math.min(room, basis.length - pos);
       out.buf.set(basis.subarray(pos, pos + got), out.len);
     } else {
-      got = (await basis.read(out.buf, out.len, room, pos)).bytesRead;
+      got = pos > Number.MAX_SAFE_INTEGER ? 0 : (await basis.read(out.buf, out.len, room, pos)).bytesRead;
     }
     out.len += got;
     pos += got;
