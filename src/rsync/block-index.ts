@@ -2,7 +2,7 @@
  * The lookup table the delta encoder consults at every byte offset of the new file.
  *
  * Most lookups miss, so the first test is a one-bit-per-slot filter (a Bloom filter with one
- * hash) sized at 16 bits per block: a miss costs one multiply, one shift and one bit test,
+ * hash) sized at 32 to 64 bits per block: a miss costs one multiply, one shift and one bit test,
  * with no JS `Map` in the loop. Behind it sits an open-addressing table of typed arrays
  * (weak sum → block index, linear probing, load ≤ 0.5). Blocks whose weak and stored strong
  * sums both equal an earlier block's are skipped, as librsync does, so among identical
@@ -29,16 +29,18 @@ export class BlockIndex {
   readonly filter: Int32Array;
   /** `32 - log2(filter slots)`: `Math.imul(weak, MIX) >>> filterShift` is a filter slot. */
   readonly filterShift: number;
-  private readonly keys: Uint32Array;
+  /** Weak sum per table slot. */
+  readonly keys: Uint32Array;
   /** Block index + 1 per table slot; 0 marks an empty slot. */
-  private readonly slots: Int32Array;
-  private readonly tableShift: number;
-  private readonly tableMask: number;
+  readonly slots: Int32Array;
+  /** `Math.imul(weak, MIX) >>> tableShift` is the first slot to probe. */
+  readonly tableShift: number;
+  readonly tableMask: number;
   /** Blocks in the table after duplicates were dropped. */
   readonly size: number;
 
   constructor(readonly sig: Signature) {
-    const filterBits = Math.max(10, Math.min(30, log2Ceil(sig.count * 16)));
+    const filterBits = Math.max(10, Math.min(30, log2Ceil(sig.count * 32)));
     this.filter = new Int32Array(2 ** (filterBits - 5));
     this.filterShift = 32 - filterBits;
     const tableBits = Math.max(4, Math.min(31, log2Ceil(sig.count * 2)));
@@ -76,10 +78,15 @@ export class BlockIndex {
     }
   }
 
-  /** Whether the filter admits `weak` (false means no block has that weak sum). */
-  mayContain(weak: number): boolean {
-    const f = Math.imul(weak, MIX) >>> this.filterShift;
-    return (this.filter[f >>> 5]! & (1 << (f & 31))) !== 0;
+  /** Whether some block has the weak sum `weak` (the miss loop in delta.ts inlines this). */
+  hasWeak(weak: number): boolean {
+    const hm = Math.imul(weak, MIX);
+    const f = hm >>> this.filterShift;
+    if ((this.filter[f >>> 5]! & (1 << (f & 31))) === 0) return false;
+    for (let slot = hm >>> this.tableShift; ; slot = (slot + 1) & this.tableMask) {
+      if (this.slots[slot] === 0) return false;
+      if (this.keys[slot] === weak >>> 0) return true;
+    }
   }
 
   /**

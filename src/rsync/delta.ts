@@ -19,8 +19,8 @@ import { BlockIndex, MIX } from './block-index.js';
 import { chunksOf, type ByteSource } from './byte-source.js';
 import { MAX_LITERAL_2_3_2 } from './format.js';
 import { DeltaWriter } from './delta-writer.js';
-import { RK_ADJ, RK_MULT, rkPower } from './rabin-karp.js';
-import { ROLLSUM_CHAR_OFFSET } from './rollsum.js';
+import { RK_ADJ, RK_INVM, RK_MULT, rabinKarpUpdate, rkPower } from './rabin-karp.js';
+import { ROLLSUM_CHAR_OFFSET, rollsumUpdate } from './rollsum.js';
 import { parseSignature, type Signature } from './signature.js';
 import { createStrongHasher, type StrongHasher } from './strong-sum.js';
 import { BackupError } from '../errors.js';
@@ -49,6 +49,8 @@ export class DeltaEncoder {
   private readonly maxLiteral: number;
   private readonly bl: number;
   private readonly rabinKarp: boolean;
+  /** M^blockLength, the RabinKarp window factor of a full block. */
+  private readonly mBlock: number;
   /** Literal chunk size when the signature has no blocks (rdiff's "slack delta"). */
   private readonly slackChunk: number;
   private buf: Uint8Array;
@@ -76,6 +78,7 @@ export class DeltaEncoder {
     this.maxLiteral = maxLiteral;
     this.bl = sig.blockLength;
     this.rabinKarp = sig.weak === 'rabinkarp';
+    this.mBlock = rkPower(this.bl);
     this.slackChunk = maxLiteral === MAX_LITERAL_2_3_2 ? this.bl : 4 * (65536 + this.bl);
     this.index = new BlockIndex(sig);
     this.buf = new Uint8Array(Math.max(1 << 20, 2 * maxLiteral + 4 * Math.min(this.bl, 1 << 24)));
@@ -143,21 +146,13 @@ export class DeltaEncoder {
   }
 
   private resetWeak(start: number, end: number): void {
-    const buf = this.buf;
     if (this.rabinKarp) {
-      let h = 1;
-      for (let i = start; i < end; i++) h = (Math.imul(h, RK_MULT) + buf[i]!) | 0;
-      this.a = h;
-      this.b = rkPower(end - start);
+      this.a = rabinKarpUpdate(1, this.buf, start, end);
+      this.b = end - start === this.bl ? this.mBlock : rkPower(end - start);
     } else {
-      let s1 = 0;
-      let s2 = 0;
-      for (let i = start; i < end; i++) {
-        s1 = (s1 + buf[i]! + ROLLSUM_CHAR_OFFSET) | 0;
-        s2 = (s2 + s1) | 0;
-      }
-      this.a = s1 & 0xffff;
-      this.b = s2 & 0xffff;
+      const d = rollsumUpdate(0, 0, this.buf, start, end);
+      this.a = d & 0xffff;
+      this.b = d >>> 16;
     }
   }
 
@@ -168,7 +163,7 @@ export class DeltaEncoder {
   /** Drop the window's first byte (end of input: the window shrinks towards the end). */
   private rollout(out: number): void {
     if (this.rabinKarp) {
-      this.b = Math.imul(this.b, 0x98f009ad);
+      this.b = Math.imul(this.b, RK_INVM);
       this.a = (this.a - Math.imul(this.b, out + RK_ADJ)) | 0;
     } else {
       this.a = (this.a - (out + ROLLSUM_CHAR_OFFSET)) & 0xffff;
@@ -190,7 +185,7 @@ export class DeltaEncoder {
       }
       const weak = this.weakDigest();
       let block = -1;
-      if (this.index.mayContain(weak)) {
+      if (this.index.hasWeak(weak)) {
         const end = p + this.wlen;
         block = this.index.find(weak, () => this.hasher.digest(this.buf, p, end));
       }
@@ -220,28 +215,37 @@ export class DeltaEncoder {
   }
 
   /**
-   * The window at `p` missed: roll forward one byte at a time while the filter rejects the
-   * weak sum and a byte follows the window. Returns the position of the next window to look up.
+   * The window at `p` missed: roll forward one byte at a time while no block has the weak
+   * sum and a byte follows the window. The filter test and the table probe are inlined so the
+   * loop only returns when a block's weak sum really matches (then the strong sum decides)
+   * or the buffered data runs out. Returns the position of the next window to look up.
+   * Every partial sum is folded with `| 0`: an int32 overflow in an unfolded sum makes V8
+   * deoptimise and recompile the loop with doubles, at half the speed.
    */
   private missRunRabinKarp(p: number): number {
     const buf = this.buf;
     const bl = this.bl;
     const end1 = this.avail - bl;
-    const filter = this.index.filter;
-    const shift = this.index.filterShift;
+    const { filter, filterShift, keys, slots, tableShift, tableMask } = this.index;
     const mn = this.b;
     let h = this.a;
     let flushAt = this.litStart + this.maxLiteral;
-    for (;;) {
+    scan: for (;;) {
       if (p >= flushAt) {
         this.flush(p);
         flushAt = p + this.maxLiteral;
       }
-      h = (Math.imul(h, RK_MULT) + buf[p + bl]! - Math.imul(mn, buf[p]! + RK_ADJ)) | 0;
+      h = (((Math.imul(h, RK_MULT) + buf[p + bl]!) | 0) - Math.imul(mn, buf[p]! + RK_ADJ)) | 0;
       p++;
       if (p >= end1) break;
-      const f = Math.imul(h, MIX) >>> shift;
-      if ((filter[f >>> 5]! & (1 << (f & 31))) !== 0) break;
+      const hm = Math.imul(h, MIX);
+      const f = hm >>> filterShift;
+      if ((filter[f >>> 5]! & (1 << (f & 31))) !== 0) {
+        const weak = h >>> 0;
+        for (let slot = hm >>> tableShift; slots[slot] !== 0; slot = (slot + 1) & tableMask) {
+          if (keys[slot] === weak) break scan;
+        }
+      }
     }
     this.a = h;
     return p;
@@ -251,23 +255,28 @@ export class DeltaEncoder {
     const buf = this.buf;
     const bl = this.bl;
     const end1 = this.avail - bl;
-    const filter = this.index.filter;
-    const shift = this.index.filterShift;
+    const { filter, filterShift, keys, slots, tableShift, tableMask } = this.index;
     let s1 = this.a;
     let s2 = this.b;
     let flushAt = this.litStart + this.maxLiteral;
-    for (;;) {
+    scan: for (;;) {
       if (p >= flushAt) {
         this.flush(p);
         flushAt = p + this.maxLiteral;
       }
       const out = buf[p]!;
       s1 = (s1 + buf[p + bl]! - out) & 0xffff;
-      s2 = (s2 + s1 - Math.imul(bl, out + ROLLSUM_CHAR_OFFSET)) & 0xffff;
+      s2 = (((s2 + s1) | 0) - Math.imul(bl, out + ROLLSUM_CHAR_OFFSET)) & 0xffff;
       p++;
       if (p >= end1) break;
-      const f = Math.imul((s2 << 16) | s1, MIX) >>> shift;
-      if ((filter[f >>> 5]! & (1 << (f & 31))) !== 0) break;
+      const weak = ((s2 << 16) | s1) >>> 0;
+      const hm = Math.imul(weak, MIX);
+      const f = hm >>> filterShift;
+      if ((filter[f >>> 5]! & (1 << (f & 31))) !== 0) {
+        for (let slot = hm >>> tableShift; slots[slot] !== 0; slot = (slot + 1) & tableMask) {
+          if (keys[slot] === weak) break scan;
+        }
+      }
     }
     this.a = s1;
     this.b = s2;
