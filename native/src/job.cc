@@ -7,6 +7,8 @@
 //
 //   job.step(input, eof) -> Promise<{ out?, consumed, done }>
 //
+// (a failed step rejects with an Error carrying `rsResult` and any `out` written first).
+//
 // Each step is one Napi::AsyncWorker: on a worker thread it calls rs_job_iter over the
 // given input until librsync needs more input, has filled kStepOutput bytes of output,
 // finished, or failed. JavaScript yields the output, passes the unconsumed rest of the
@@ -82,6 +84,8 @@ class StepWorker : public Napi::AsyncWorker {
       if (!detail_.empty()) message += ": " + detail_;
       Napi::Error error = Napi::Error::New(env, message);
       error.Set("rsResult", Napi::Number::New(env, result_));
+      // Output written before the failure is real output, as rdiff leaves it on disk.
+      if (out_.length > 0) error.Set("out", TakeOutput(env));
       deferred_.Reject(error.Value());
       return;
     }

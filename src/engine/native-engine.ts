@@ -1,13 +1,97 @@
 /**
  * The native engine: librsync through the N-API addon in `native/`. Loaded lazily and never
  * required; see `native/README.md`.
+ *
+ * It offers the {@link Engine} operations with the TypeScript engine's bytes and error
+ * codes. Options are resolved and checked here, in TypeScript, exactly as the TypeScript
+ * engine resolves them (`signatureParams` is rdiff's `rs_sig_args`), and only resolved
+ * numbers reach C. Where librsync cannot give the same bytes or cannot read the input
+ * without calling back into JavaScript, the operation is handed to the TypeScript engine
+ * rather than approximated:
+ * - a delta whose `maxLiteral` is not the one the installed librsync is built with
+ *   (32768 up to 2.3.2, 65533 from 2.3.3);
+ * - a patch whose basis is neither bytes in memory nor a file handle with a descriptor.
  */
+import { MAX_LITERAL_2_3_2, MAX_LITERAL_2_3_3, signatureParams } from '../rsync/format.js';
+import { knownLength, type ByteSource } from '../rsync/byte-source.js';
+import type { DeltaOptions, PatchBasis, SignatureOptions } from '../rsync/index.js';
 import type { Engine } from './engine.js';
+import { jsEngine } from './js-engine.js';
+import { loadAddon, type NativeAddon } from './native-addon.js';
+import { feedJob } from './native-job.js';
 
 /** The outcome of trying to load the addon: the engine, or why it is not there. */
 export type NativeLoad = { engine: Engine; error?: undefined } | { engine?: undefined; error: string };
 
+let cached: NativeLoad | undefined;
+
+/** The literal run at which the librsync of `version` (e.g. "librsync 2.3.2") cuts literals. */
+export function librsyncMaxLiteral(version: string): number {
+  const m = /(\d+)\.(\d+)\.(\d+)/.exec(version);
+  if (!m) return MAX_LITERAL_2_3_2;
+  const [major, minor, patch] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const before233 = major < 2 || (major === 2 && (minor < 3 || (minor === 3 && patch < 3)));
+  return before233 ? MAX_LITERAL_2_3_2 : MAX_LITERAL_2_3_3;
+}
+
+/** The file descriptor or bytes librsync can read `basis` from directly, if any. */
+function directBasis(basis: PatchBasis): number | Uint8Array | undefined {
+  if (basis instanceof Uint8Array) return basis;
+  const fd = (basis as { fd?: unknown } | null)?.fd;
+  return typeof fd === 'number' && Number.isInteger(fd) && fd >= 0 && fd <= 0x7fffffff ? fd : undefined;
+}
+
+function createNativeEngine(addon: NativeAddon): Engine {
+  const maxLiteral = librsyncMaxLiteral(addon.librsyncVersion);
+
+  async function* signature(basis: ByteSource, options: SignatureOptions = {}): AsyncGenerator<Uint8Array, void, undefined> {
+    const params = signatureParams({ ...options, fileSize: options.fileSize ?? knownLength(basis) });
+    const job = new addon.Job('signature', params.magic, params.blockLength, params.strongLength);
+    try {
+      yield* feedJob(job, basis, 'basis');
+    } finally {
+      job.close();
+    }
+  }
+
+  async function* delta(sig: ByteSource, newData: ByteSource, options: DeltaOptions = {}): AsyncGenerator<Uint8Array, void, undefined> {
+    if ((options.maxLiteral ?? MAX_LITERAL_2_3_2) !== maxLiteral) {
+      yield* jsEngine.delta(sig, newData, options);
+      return;
+    }
+    const job = new addon.Job('delta', maxLiteral === MAX_LITERAL_2_3_2);
+    try {
+      // Loading the signature writes nothing; its phase ends when librsync has all of it.
+      const loading = feedJob(job, sig, 'signature');
+      while (!(await loading.next()).done);
+      yield* feedJob(job, newData, 'new data');
+    } finally {
+      job.close();
+    }
+  }
+
+  async function* patch(basis: PatchBasis, deltaData: ByteSource): AsyncGenerator<Uint8Array, void, undefined> {
+    const direct = directBasis(basis);
+    if (direct === undefined) {
+      yield* jsEngine.patch(basis, deltaData);
+      return;
+    }
+    const job = new addon.Job('patch', direct);
+    try {
+      yield* feedJob(job, deltaData, 'delta');
+    } finally {
+      job.close();
+    }
+  }
+
+  return { name: 'native', signature, delta, patch };
+}
+
 /** Try to load the native engine (the result is cached). */
 export function loadNativeEngine(): NativeLoad {
-  return { error: 'the native engine is not built yet (run `npm run build:native`)' };
+  if (cached === undefined) {
+    const load = loadAddon();
+    cached = load.addon ? { engine: createNativeEngine(load.addon) } : { error: load.error };
+  }
+  return cached;
 }

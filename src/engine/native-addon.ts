@@ -1,0 +1,100 @@
+/**
+ * Finding and loading the compiled addon (`native/build/Release/ibt_librsync.node`).
+ *
+ * The addon is optional and built by hand (`npm run build:native`), so loading is lazy,
+ * happens once, and turns every failure into a reason string instead of an exception: the
+ * caller falls back to the TypeScript engine, or reports the reason when `native` was
+ * asked for. The path is resolved from the package root, found by walking up to our
+ * package.json, because this module runs both as `dist/engine/*.js` and, under vitest, as
+ * `src/engine/*.ts`. The addon reports an ABI number so a stale build is refused with the
+ * fix rather than called with arguments it does not understand.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The interface version of `native/src/addon.cc` this code speaks. */
+const ADDON_ABI = 1;
+const PACKAGE_NAME = 'incremental-backups-tools';
+const BUILD_HINT = 'run `npm run build:native`';
+
+/** What one step of a job did. */
+export interface StepResult {
+  /** Output produced by the step, if any. */
+  out?: Uint8Array;
+  /** Bytes of the step's input the job took; the rest must be passed to the next step. */
+  consumed: number;
+  /** The job (for a delta: the signature-loading phase) is complete. */
+  done: boolean;
+}
+
+/** A librsync job in the addon; see the header of `native/src/job.cc`. */
+export interface NativeJob {
+  /** Feed `input` (`eof`: nothing follows it); runs on the libuv thread pool. */
+  step(input: Uint8Array, eof: boolean): Promise<StepResult>;
+  /** Free the job's librsync state now (deferred to the end of a running step). */
+  close(): void;
+}
+
+/** The addon's exports. */
+export interface NativeAddon {
+  readonly abi: number;
+  /** e.g. `librsync 2.3.2`. */
+  readonly librsyncVersion: string;
+  readonly Job: {
+    new (kind: 'signature', magic: number, blockLength: number, strongLength: number): NativeJob;
+    new (kind: 'delta', legacySlack: boolean): NativeJob;
+    new (kind: 'patch', basis: number | Uint8Array): NativeJob;
+  };
+  /** Jobs whose librsync state is still allocated (for leak tests). */
+  liveJobs(): number;
+}
+
+/** The addon, or why it cannot be used. */
+export type AddonLoad = { addon: NativeAddon; error?: undefined } | { addon?: undefined; error: string };
+
+let cached: AddonLoad | undefined;
+
+/** The directory holding this package's package.json, or undefined when it is not found. */
+export function packageRoot(from: string = dirname(fileURLToPath(import.meta.url))): string | undefined {
+  for (let dir = from; ; dir = dirname(dir)) {
+    const manifest = join(dir, 'package.json');
+    if (existsSync(manifest)) {
+      try {
+        if ((JSON.parse(readFileSync(manifest, 'utf8')) as { name?: unknown }).name === PACKAGE_NAME) return dir;
+      } catch {
+        // An unreadable package.json is not ours; keep walking up.
+      }
+    }
+    if (dirname(dir) === dir) return undefined;
+  }
+}
+
+/** Where the built addon lives, or undefined when the package root is not found. */
+export function addonPath(): string | undefined {
+  const root = packageRoot();
+  return root === undefined ? undefined : join(root, 'native', 'build', 'Release', 'ibt_librsync.node');
+}
+
+function tryLoad(): AddonLoad {
+  const path = addonPath();
+  if (path === undefined) return { error: `the ${PACKAGE_NAME} package root was not found` };
+  if (!existsSync(path)) return { error: `the native engine is not built (${BUILD_HINT})` };
+  let addon: NativeAddon;
+  try {
+    addon = createRequire(import.meta.url)(path) as NativeAddon;
+  } catch (e) {
+    return { error: `the native engine at ${path} does not load (${(e as Error).message}); ${BUILD_HINT}` };
+  }
+  if (addon.abi !== ADDON_ABI) {
+    return { error: `the native engine at ${path} is from another version of this package; ${BUILD_HINT}` };
+  }
+  return { addon };
+}
+
+/** Load the addon once; later calls return the same outcome. */
+export function loadAddon(): AddonLoad {
+  cached ??= tryLoad();
+  return cached;
+}
