@@ -175,7 +175,7 @@ export async function parseSignature(source: ByteSource): Promise<Signature> {
   const reader = new ChunkReader(chunksOf(source)[Symbol.asyncIterator]());
   try {
     const header = await reader.read(HEADER_LEN);
-    if (header.length >= 4 && !parseSignatureMagic(readUintBE(header, 0, 4))) {
+    if (header.length === HEADER_LEN && !parseSignatureMagic(readUintBE(header, 0, 4))) {
       throw new BackupError('EBADMAGIC', `not a signature: bad magic 0x${readUintBE(header, 0, 4).toString(16).padStart(8, '0')}`);
     }
     if (header.length < HEADER_LEN) throw new BackupError('ETRUNCATED', `signature ends inside its ${HEADER_LEN}-byte header`);
@@ -205,7 +205,7 @@ async function readRecords(reader: ChunkReader, params: SignatureParams): Promis
   for (;;) {
     const rec = await reader.read(recordLen);
     if (rec.length < recordLen) {
-      if (rec.length > 4) {
+      if (rec.length >= 4) {
         throw new BackupError('ETRUNCATED', `signature ends inside the strong sum of block ${count}`);
       }
       break;
