@@ -3,8 +3,9 @@
  * `ibt`: the command line. `ibt rdiff …` is a drop-in for librsync's rdiff; `ibt backup`,
  * `ibt restore` and `ibt list` drive the backup API.
  */
-import { runBackupCommand } from './backup.js';
-import { runRdiff } from './rdiff.js';
+
+// Commands are imported when run: `ibt rdiff` then loads neither tar nor the backup layers,
+// which keeps its start-up time and memory close to the engine's own.
 
 const USAGE = `Usage: ibt <command> [options]
 
@@ -21,11 +22,11 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'rdiff':
-      return runRdiff(rest);
+      return (await import('./rdiff.js')).runRdiff(rest);
     case 'backup':
     case 'restore':
     case 'list':
-      return runBackupCommand(command, rest);
+      return (await import('./backup.js')).runBackupCommand(command, rest);
     case undefined:
     case '-h':
     case '--help':

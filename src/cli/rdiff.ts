@@ -175,7 +175,7 @@ async function output(name: string | undefined, data: AsyncIterable<Uint8Array>,
     await pipeline(Readable.from(data, { objectMode: false }), process.stdout, { end: false });
     return;
   }
-  await writeFileAtomic(name!, data, { overwrite: force });
+  await writeFileAtomic(name!, data, { overwrite: force, durable: false });
 }
 
 function action(word: string | undefined): 'signature' | 'delta' | 'patch' {

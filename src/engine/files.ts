@@ -22,6 +22,11 @@ export interface FileJobOptions {
   overwrite?: boolean;
   /** Which engine runs the job; default `auto` (or `IBT_ENGINE`). */
   engine?: EngineChoice;
+  /**
+   * fsync the output before renaming it into place, so it survives a power cut. Default
+   * false, like rdiff; the backup layer sets it for its artifacts.
+   */
+  durable?: boolean;
 }
 
 /** Options of {@link signatureFile}. */
@@ -44,13 +49,15 @@ export async function* readFileChunks(path: string): AsyncGenerator<Uint8Array, 
 }
 
 /**
- * Write the chunks of `data` to `path` atomically: a temporary file beside it, fsync'd and
- * renamed. Errors from `data` pass through with `errorPath` attached when they lack a path.
+ * Write the chunks of `data` to `path` atomically: a temporary file beside it, renamed when
+ * complete (and fsync'd first unless `durable: false`). The next chunk is pulled while the
+ * previous one is being written, so producing and writing overlap. Errors from `data` pass
+ * through with `errorPath` attached when they lack a path.
  */
 export async function writeFileAtomic(
   path: string,
   data: AsyncIterable<Uint8Array>,
-  options: { overwrite?: boolean; errorPath?: string } = {},
+  options: { overwrite?: boolean; durable?: boolean; errorPath?: string } = {},
 ): Promise<number> {
   if (!options.overwrite && (await exists(path))) {
     throw new BackupError('EEXIST', `File exists "${path}", aborting!`, { path });
@@ -62,15 +69,29 @@ export async function writeFileAtomic(
     handle = await open(tmp, 'wx').catch((e) => {
       throw wrapIoError(e, path, 'creating');
     });
+    const out = handle;
+    // The write in flight settles into `writeError`, never into a rejected promise nobody
+    // awaits yet (node would treat that as an unhandled rejection).
+    let writeError: BackupError | undefined;
+    let pending: Promise<void> = Promise.resolve();
     for await (const chunk of data) {
-      await handle.write(chunk).catch((e) => {
-        throw wrapIoError(e, path, 'writing');
-      });
+      await pending;
+      if (writeError) throw writeError;
+      pending = out.write(chunk).then(
+        () => undefined,
+        (e: unknown) => {
+          writeError = wrapIoError(e, path, 'writing');
+        },
+      );
       written += chunk.length;
     }
-    await handle.sync().catch((e) => {
-      throw wrapIoError(e, path, 'syncing');
-    });
+    await pending;
+    if (writeError) throw writeError;
+    if (options.durable !== false) {
+      await handle.sync().catch((e) => {
+        throw wrapIoError(e, path, 'syncing');
+      });
+    }
     await handle.close();
     handle = undefined;
     await rename(tmp, path).catch((e) => {
@@ -109,6 +130,7 @@ export async function signatureFile(basisPath: string, sigPath: string, options:
   const engine = selectEngine(options.engine, 'signature');
   await writeFileAtomic(sigPath, engine.signature(readFileChunks(basisPath), { ...options, fileSize }), {
     overwrite: options.overwrite,
+    durable: options.durable ?? false,
     errorPath: basisPath,
   });
 }
@@ -126,6 +148,7 @@ export async function deltaFile(sigPath: string, newPath: string, deltaPath: str
   };
   await writeFileAtomic(deltaPath, engine.delta(labelled(), readFileChunks(newPath), options), {
     overwrite: options.overwrite,
+    durable: options.durable ?? false,
     errorPath: sigPath,
   });
 }
@@ -139,6 +162,7 @@ export async function patchFile(basisPath: string, deltaPath: string, outPath: s
   try {
     await writeFileAtomic(outPath, engine.patch(basis, readFileChunks(deltaPath)), {
       overwrite: options.overwrite,
+      durable: options.durable ?? false,
       errorPath: deltaPath,
     });
   } finally {
