@@ -1,0 +1,476 @@
+/**
+ * Full and incremental backups: one mechanism, where a full backup is an incremental one
+ * against an empty parent.
+ *
+ * The walk compares each entry with the parent state. Unchanged files carry their record
+ * over untouched (no read). A new, small or signature-less file is stored whole in the files
+ * archive; a changed file with a signature is read once, each chunk going to the delta
+ * encoder (against the signature the state says is current), the signature encoder (for the
+ * next backup) and the content hasher. The delta is spooled, since tar needs its size first,
+ * and stored unless it is nearly as big as the file, in which case the file is stored whole.
+ * Files needing deltas are grouped by the SigVault holding their signature so each vault is
+ * read once, and only for the entries wanted: a long chain costs what its changed files cost.
+ *
+ * Crash safety: every archive is written under a temporary name and renamed when complete;
+ * the state is written last and is the commit point. An interrupted backup leaves only
+ * uncommitted files, which the next backup of the name removes.
+ */
+import { stat } from 'node:fs/promises';
+import { basename, isAbsolute, relative, resolve, sep } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { writeFileAtomic } from '../engine/files.js';
+import { BackupError, isBackupError } from '../errors.js';
+import { createStrongHasher, DeltaEncoder, SignatureEncoder, type Signature, type StrongHasher } from '../rsync/index.js';
+import { signatureHeader } from '../rsync/signature.js';
+import { readSignatures, signatureLength, Spool, TarWriter, type Compression, type TarEntryHeader } from '../archive/index.js';
+import {
+  compileSelection,
+  contentMayDiffer,
+  createContentHasher,
+  hashChunks,
+  metaDiffers,
+  openStable,
+  walkTree,
+  type EntryMeta,
+  type TreeWarning,
+} from '../tree/index.js';
+import { artifactFile, type ArtifactRole, type ArtifactSummary } from './artifacts.js';
+import { Catalog, idDate } from './catalog.js';
+import { checkName, resolveWorkDir, type BackupOptions, type BackupReport, type BackupStats, type BackupWarning, type ReportFile } from './options.js';
+import { MAX_DELTAS, SMALL_FILE, signatureParamsFor, WHOLE_RATIO } from './policy.js';
+import { STATE_FORMAT, STATE_VERSION, type BackupState, type StateEntry } from './state.js';
+
+/**
+ * Back up every selected entry of the directory `source`, starting a new chain.
+ *
+ * @param source - The directory to back up.
+ * @returns What was written: the artifacts to upload (`files`), counts and warnings.
+ * @throws {@link BackupError} `ESOURCE` when `source` is missing or not a directory,
+ *   `EABORTED` when `signal` fires, `ESTRICT` for a warning in strict mode, `EIO` on write errors.
+ */
+export async function fullBackup(source: string, options: BackupOptions = {}): Promise<BackupReport> {
+  return runBackup(source, options, false);
+}
+
+/**
+ * Back up what changed in `source` since the last backup of its name; with no earlier
+ * backup, make a full one (the report's `kind` says which).
+ *
+ * @throws {@link BackupError} as {@link fullBackup}, and `EMISSING`/`ECORRUPT` when the
+ *   parent's state cannot be read.
+ */
+export async function incrementalBackup(source: string, options: BackupOptions = {}): Promise<BackupReport> {
+  return runBackup(source, options, true);
+}
+
+async function runBackup(source: string, options: BackupOptions, incremental: boolean): Promise<BackupReport> {
+  const started = performance.now();
+  const root = resolve(source);
+  const st = await stat(root).catch((e) => {
+    throw new BackupError('ESOURCE', `backup source ${root} cannot be read: ${(e as Error).message}`, { path: root, cause: e });
+  });
+  if (!st.isDirectory()) throw new BackupError('ESOURCE', `backup source ${root} is not a directory`, { path: root });
+  const name = checkName(options.name ?? basename(root));
+  const workDir = resolveWorkDir(options.workDir);
+  const catalog = await Catalog.open(workDir, name, options.storage, true);
+  await catalog.cleanStrays();
+  const parent = incremental ? await catalog.latest() : undefined;
+  const id = catalog.newId();
+  const job = new BackupJob(root, catalog, id, parent, options);
+  try {
+    const state = await job.run();
+    catalog.added(id);
+    const files = job.reportFiles();
+    state.stats.durationMs = Math.round(performance.now() - started);
+    return {
+      name,
+      id,
+      kind: state.kind,
+      ...(parent ? { parent: parent.id } : {}),
+      createdAt: new Date(state.createdAt),
+      workDir,
+      files,
+      stats: state.stats,
+      warnings: state.warnings,
+    };
+  } finally {
+    await job.cleanup();
+  }
+}
+
+/** Output archives, opened on first use so empty ones are never written. */
+class Outputs {
+  private readonly writers = new Map<ArtifactRole, TarWriter>();
+  readonly done: ArtifactSummary[] = [];
+
+  constructor(
+    private readonly catalog: Catalog,
+    private readonly id: string,
+    private readonly compression: Compression,
+  ) {}
+
+  writer(role: ArtifactRole): TarWriter {
+    let w = this.writers.get(role);
+    if (!w) {
+      const compression = role === 'sigvault' ? 'none' : this.compression;
+      w = TarWriter.create(`${this.catalog.dir}/${artifactFile(this.id, role, compression)}`, compression);
+      this.writers.set(role, w);
+    }
+    return w;
+  }
+
+  async finish(): Promise<void> {
+    for (const role of ['sigvault', 'files', 'deltas'] as const) {
+      const w = this.writers.get(role);
+      if (!w) continue;
+      const compression = role === 'sigvault' ? 'none' : this.compression;
+      const summary = await w.finish();
+      this.writers.delete(role);
+      this.done.push({ role, file: artifactFile(this.id, role, compression), ...summary, compression, entries: w.entries });
+    }
+  }
+
+  async abort(): Promise<void> {
+    for (const w of this.writers.values()) await w.abort();
+    this.writers.clear();
+  }
+}
+
+interface DeltaJob {
+  meta: EntryMeta;
+  path: string;
+  prev: StateEntry;
+}
+
+class BackupJob {
+  private readonly compression: Compression;
+  private readonly outputs: Outputs;
+  private readonly prevEntries = new Map<string, StateEntry>();
+  private readonly entries: StateEntry[] = [];
+  private readonly warnings: BackupWarning[] = [];
+  private readonly byVault = new Map<string, DeltaJob[]>();
+  private readonly stats: BackupStats = {
+    scanned: 0,
+    created: 0,
+    modified: 0,
+    deleted: 0,
+    unchanged: 0,
+    storedWhole: 0,
+    storedDelta: 0,
+    bytesRead: 0,
+    bytesWritten: 0,
+    durationMs: 0,
+  };
+  private strong?: StrongHasher;
+  private committed = false;
+  private stateFile?: ReportFile;
+
+  constructor(
+    private readonly root: string,
+    private readonly catalog: Catalog,
+    private readonly id: string,
+    private readonly parent: BackupState | undefined,
+    private readonly options: BackupOptions,
+  ) {
+    this.compression = options.compression ?? 'gzip';
+    if (this.compression !== 'gzip' && this.compression !== 'none') {
+      throw new BackupError('EPARAM', `compression must be gzip or none, not ${JSON.stringify(this.compression)}`);
+    }
+    this.outputs = new Outputs(catalog, id, this.compression);
+    for (const e of parent?.entries ?? []) this.prevEntries.set(e.path, e);
+  }
+
+  private warn(w: TreeWarning): void {
+    if (this.options.strict) throw new BackupError('ESTRICT', `${w.path}: ${w.message} (${w.code})`, { path: w.path });
+    this.warnings.push(w);
+  }
+
+  private progress(phase: 'scan' | 'store' | 'delta', path: string): void {
+    this.options.onProgress?.({ phase, path, entries: this.entries.length, bytes: this.stats.bytesRead });
+  }
+
+  async run(): Promise<BackupState> {
+    const signal = this.options.signal;
+    const selection = await compileSelection(this.root, {
+      exclude: this.options.exclude,
+      excludeFile: this.options.excludeFile,
+      include: this.options.include,
+      always: insideOf(this.root, this.catalog.dir),
+    });
+    this.strong = await createStrongHasher('blake2');
+    for await (const { path, meta } of walkTree(this.root, selection, (w) => this.warn(w), signal)) {
+      signal?.throwIfAborted();
+      this.stats.scanned++;
+      await this.visit(path, meta);
+      this.progress('scan', path);
+    }
+    for (const [vaultId, jobs] of this.byVault) await this.runDeltas(vaultId, jobs);
+    const seen = new Set(this.entries.map((e) => e.path));
+    for (const p of this.prevEntries.keys()) if (!seen.has(p)) this.stats.deleted++;
+    signal?.throwIfAborted();
+    await this.outputs.finish();
+    return this.commit();
+  }
+
+  private async visit(path: string, meta: EntryMeta): Promise<void> {
+    const prev = this.prevEntries.get(path);
+    const sameType = prev !== undefined && prev.type === meta.type;
+    if (meta.type !== 'file') {
+      this.count(prev, sameType && !metaDiffers(prev, meta));
+      if (!sameType || metaDiffers(prev, meta)) await this.outputs.writer('files').add(tarHeader(path, meta));
+      this.entries.push({ path, ...meta });
+      return;
+    }
+    const prevFile = sameType ? prev : undefined;
+    const quickSame = prevFile !== undefined && !prevFile.unstable && !contentMayDiffer(prevFile, meta);
+    if (quickSame && !this.options.checksum) {
+      this.count(prev, !metaDiffers(prevFile, meta));
+      this.entries.push(carry(path, meta, prevFile));
+      return;
+    }
+    if (prevFile?.sig !== undefined && meta.size >= SMALL_FILE && prevFile.content!.length <= MAX_DELTAS) {
+      const jobs = this.byVault.get(prevFile.sig) ?? [];
+      jobs.push({ path, meta, prev: prevFile });
+      this.byVault.set(prevFile.sig, jobs);
+      return;
+    }
+    if (prevFile && this.options.checksum && quickSame) {
+      const hash = await this.hashOnly(path, meta);
+      if (hash === prevFile.hash) {
+        this.count(prev, !metaDiffers(prevFile, meta));
+        this.entries.push(carry(path, meta, prevFile));
+        return;
+      }
+      if (hash === undefined) return;
+    }
+    this.count(prev, false);
+    await this.storeWhole(path, meta, prevFile);
+  }
+
+  private count(prev: StateEntry | undefined, unchanged: boolean): void {
+    if (!prev) this.stats.created++;
+    else if (unchanged) this.stats.unchanged++;
+    else this.stats.modified++;
+  }
+
+  /** Open a file for reading, or warn and return undefined when it cannot be. */
+  private async open(path: string, meta: EntryMeta, prev: StateEntry | undefined) {
+    try {
+      return await openStable(`${this.root}/${path}`, meta.size, meta.mtime);
+    } catch (e) {
+      if (!isBackupError(e) || e.code !== 'EIO') throw e;
+      const vanished = (e.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
+      this.warn({
+        code: vanished ? 'EVANISHED' : 'EUNREADABLE',
+        path,
+        message: vanished ? 'vanished before it could be read' : `cannot be read (${e.message})${prev ? '; its previous version is kept' : ''}`,
+      });
+      if (prev && !vanished) this.entries.push(prev);
+      return undefined;
+    }
+  }
+
+  private async hashOnly(path: string, meta: EntryMeta): Promise<string | undefined> {
+    const read = await this.open(path, meta, this.prevEntries.get(path));
+    if (!read) return undefined;
+    const h = await createContentHasher();
+    for await (const chunk of read.chunks) {
+      this.options.signal?.throwIfAborted();
+      h.update(chunk);
+      this.stats.bytesRead += chunk.length;
+    }
+    // A file that moved under the read never equals the recorded hash: it is stored again.
+    return read.changed ? 'changed' : h.digest();
+  }
+
+  /** Store `path` whole in the files archive, with its signature when it is large enough. */
+  private async storeWhole(path: string, meta: EntryMeta, prev: StateEntry | undefined): Promise<void> {
+    const read = await this.open(path, meta, prev);
+    if (!read) return;
+    const hasher = await createContentHasher();
+    const params = meta.size >= SMALL_FILE ? signatureParamsFor(meta.size) : undefined;
+    const sig = params ? new SignatureEncoder(params, this.strong!) : undefined;
+    const sigSpool = new Spool(this.catalog.dir);
+    try {
+      if (params) await sigSpool.write(signatureHeader(params));
+      const signal = this.options.signal;
+      const stats = this.stats;
+      const body = async function* (): AsyncGenerator<Uint8Array> {
+        for await (const chunk of read.chunks) {
+          signal?.throwIfAborted();
+          hasher.update(chunk);
+          stats.bytesRead += chunk.length;
+          if (sig) await sigSpool.write(sig.push(chunk));
+          yield chunk;
+        }
+        if (sig) await sigSpool.write(sig.end());
+      };
+      await this.outputs.writer('files').add(tarHeader(path, meta), body());
+      if (params) await this.addSignature(path, meta, sigSpool);
+      this.stats.storedWhole++;
+      this.entries.push(this.stored(path, meta, hasher.digest(), [this.id], params !== undefined, read.changed));
+      this.progress('store', path);
+    } finally {
+      await sigSpool.dispose();
+    }
+  }
+
+  private async addSignature(path: string, meta: EntryMeta, spool: Spool): Promise<void> {
+    const params = signatureParamsFor(meta.size);
+    if (spool.size !== signatureLength(meta.size, params.blockLength, params.strongLength)) {
+      throw new BackupError('EINTERNAL', `signature of ${path} has ${spool.size} bytes, expected ${signatureLength(meta.size, params.blockLength, params.strongLength)}`);
+    }
+    await this.outputs.writer('sigvault').add({ name: path, type: 'file', mode: 0o644, mtime: meta.mtime, size: spool.size }, spool.chunks());
+  }
+
+  private stored(path: string, meta: EntryMeta, hash: string, content: string[], hasSig: boolean, changed: boolean): StateEntry {
+    if (changed) this.warn({ code: 'ECHANGED', path, message: 'changed while it was read; the bytes read were stored and the next backup reads it again' });
+    const e: StateEntry = { path, ...meta, hash, content };
+    if (hasSig) e.sig = this.id;
+    if (changed) e.unstable = true;
+    return e;
+  }
+
+  /** Delta-encode the files whose signature is in the vault of backup `vaultId`. */
+  private async runDeltas(vaultId: string, jobs: DeltaJob[]): Promise<void> {
+    const byPath = new Map(jobs.map((j) => [j.path, j]));
+    let vaultPath: string | undefined;
+    let expect: ArtifactSummary | undefined;
+    try {
+      const link = this.parent!.chain.find((l) => l.id === vaultId);
+      expect = link?.artifacts.find((a) => a.role === 'sigvault');
+      if (!expect) throw new BackupError('EMISSING', `backup ${vaultId} has no SigVault`);
+      vaultPath = await this.catalog.fetch(expect.file);
+    } catch (e) {
+      if (!isBackupError(e) || e.code !== 'EMISSING') throw e;
+      for (const j of jobs) {
+        this.warn({ code: 'EMISSING', path: j.path, message: `its signature is unavailable (${e.message}); stored whole` });
+        this.count(j.prev, false);
+        await this.storeWhole(j.path, j.meta, j.prev);
+      }
+      return;
+    }
+    for await (const { path, signature } of readSignatures(vaultPath, new Set(byPath.keys()), expect)) {
+      const j = byPath.get(path)!;
+      await this.deltaOne(j, signature);
+    }
+  }
+
+  private async deltaOne({ path, meta, prev }: DeltaJob, basis: Signature): Promise<void> {
+    const read = await this.open(path, meta, prev);
+    if (!read) return;
+    const params = signatureParamsFor(meta.size);
+    const sig = new SignatureEncoder(params, this.strong!);
+    const delta = new DeltaEncoder(basis, this.strong!);
+    const hasher = await createContentHasher();
+    const sigSpool = new Spool(this.catalog.dir);
+    const deltaSpool = new Spool(this.catalog.dir);
+    try {
+      await sigSpool.write(signatureHeader(params));
+      for await (const chunk of read.chunks) {
+        this.options.signal?.throwIfAborted();
+        hasher.update(chunk);
+        this.stats.bytesRead += chunk.length;
+        await sigSpool.write(sig.push(chunk));
+        for (const d of delta.push(chunk)) await deltaSpool.write(d);
+      }
+      await sigSpool.write(sig.end());
+      for (const d of delta.end()) await deltaSpool.write(d);
+      const hash = hasher.digest();
+      if (hash === prev.hash && !read.changed && meta.size === prev.size) {
+        this.count(prev, !metaDiffers(prev, meta));
+        this.entries.push(carry(path, meta, prev));
+        return;
+      }
+      this.count(prev, false);
+      if (deltaSpool.size >= WHOLE_RATIO * meta.size) {
+        await this.storeWhole(path, meta, prev);
+        return;
+      }
+      await this.outputs.writer('deltas').add({ name: path, type: 'file', mode: 0o644, mtime: meta.mtime, size: deltaSpool.size }, deltaSpool.chunks());
+      await this.addSignature(path, meta, sigSpool);
+      this.stats.storedDelta++;
+      this.entries.push(this.stored(path, meta, hash, [...prev.content!, this.id], true, read.changed));
+      this.progress('delta', path);
+    } finally {
+      await sigSpool.dispose();
+      await deltaSpool.dispose();
+    }
+  }
+
+  private async commit(): Promise<BackupState> {
+    this.entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    const kind = this.parent ? 'incremental' : 'full';
+    const createdAt = idDate(this.id).toISOString();
+    const state: BackupState = {
+      format: STATE_FORMAT,
+      version: STATE_VERSION,
+      name: this.catalog.name,
+      id: this.id,
+      kind,
+      parent: this.parent?.id ?? null,
+      createdAt,
+      source: this.root,
+      compression: this.compression,
+      checksum: this.options.checksum ?? false,
+      chain: [...(this.parent?.chain ?? []), { id: this.id, kind, createdAt, artifacts: this.outputs.done }],
+      stats: this.stats,
+      warnings: this.warnings,
+      entries: this.entries,
+    };
+    this.options.onProgress?.({ phase: 'commit', entries: this.entries.length, bytes: this.stats.bytesRead });
+    const artifactBytes = this.outputs.done.reduce((n, a) => n + a.size, 0);
+    let text = '';
+    for (let stateBytes = 0; ; ) {
+      this.stats.bytesWritten = artifactBytes + stateBytes;
+      text = JSON.stringify(state);
+      if (Buffer.byteLength(text) === stateBytes) break;
+      stateBytes = Buffer.byteLength(text);
+    }
+    const bytes = Buffer.from(text);
+    const path = `${this.catalog.dir}/${artifactFile(this.id, 'state', 'none')}`;
+    await writeFileAtomic(path, (async function* () {
+      yield bytes;
+    })());
+    this.committed = true;
+    this.stateFile = { path, role: 'state', size: bytes.length, hash: await hashChunks([bytes]) };
+    return state;
+  }
+
+  /** The report's artifact list: every archive, then the state. */
+  reportFiles(): ReportFile[] {
+    const files: ReportFile[] = this.outputs.done.map((a) => ({ path: `${this.catalog.dir}/${a.file}`, role: a.role, size: a.size, hash: a.hash }));
+    files.push(this.stateFile!);
+    return files;
+  }
+
+  async cleanup(): Promise<void> {
+    if (!this.committed) await this.outputs.abort();
+  }
+}
+
+/** An unchanged file's record with the metadata just read. */
+function carry(path: string, meta: EntryMeta, prev: StateEntry): StateEntry {
+  const e: StateEntry = { path, ...meta, hash: prev.hash, content: prev.content };
+  if (prev.sig !== undefined) e.sig = prev.sig;
+  return e;
+}
+
+function tarHeader(path: string, meta: EntryMeta): TarEntryHeader {
+  return {
+    name: path,
+    type: meta.type === 'dir' ? 'directory' : meta.type,
+    mode: meta.mode,
+    mtime: meta.mtime,
+    uid: meta.uid,
+    gid: meta.gid,
+    size: meta.size,
+    linkname: meta.target,
+  };
+}
+
+/** The work directory as a path relative to the source, when it lies inside it. */
+function insideOf(root: string, dir: string): string[] {
+  const rel = relative(root, dir);
+  return rel === '' || rel.startsWith('..') || isAbsolute(rel) ? [] : [rel.split(sep).join('/')];
+}

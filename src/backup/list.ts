@@ -1,0 +1,46 @@
+/**
+ * Listing the backups of a name, and uploading a backup's artifacts to a {@link Storage}:
+ * the two catalog operations a storage plugin needs besides backup and restore.
+ */
+import { basename } from 'node:path';
+import { readFileChunks } from '../engine/files.js';
+import type { Storage } from '../storage/index.js';
+import { storageKey } from './artifacts.js';
+import { Catalog } from './catalog.js';
+import { checkName, resolveWorkDir, type BackupInfo, type BackupReport, type ListOptions } from './options.js';
+
+/**
+ * The committed backups of `name`, oldest first: those in the work directory and, with
+ * `storage`, those found only there (their states are fetched into the work directory).
+ * An unknown name gives an empty list.
+ *
+ * @throws {@link BackupError} `ECORRUPT` when a state file is unreadable.
+ */
+export async function listBackups(name: string, options: ListOptions = {}): Promise<BackupInfo[]> {
+  const catalog = await Catalog.open(resolveWorkDir(options.workDir), checkName(name), options.storage);
+  const out: BackupInfo[] = [];
+  for (const id of catalog.backupIds) {
+    const s = await catalog.state(id);
+    out.push({
+      name: s.name,
+      id: s.id,
+      kind: s.kind,
+      ...(s.parent ? { parent: s.parent } : {}),
+      createdAt: new Date(s.createdAt),
+      artifacts: s.chain[s.chain.length - 1]!.artifacts.map(({ file, role, size, hash }) => ({ file, role, size, hash })),
+      stats: s.stats,
+      warnings: s.warnings.length,
+    });
+  }
+  return out;
+}
+
+/**
+ * Upload the artifacts of a backup to `storage`, each under `NAME/FILE`, the state last so
+ * a backup is visible in storage only once all its archives are there. This is the contract
+ * a storage plugin follows; restore and incremental backups fetch by the same keys.
+ */
+export async function saveBackup(report: BackupReport, storage: Storage): Promise<void> {
+  const ordered = [...report.files.filter((f) => f.role !== 'state'), ...report.files.filter((f) => f.role === 'state')];
+  for (const f of ordered) await storage.save(storageKey(report.name, basename(f.path)), readFileChunks(f.path));
+}

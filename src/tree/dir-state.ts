@@ -1,0 +1,69 @@
+/**
+ * The state of one directory tree entry, as a backup records it, and change detection.
+ *
+ * What is recorded is what a restore must reproduce and what tells whether an entry changed:
+ * type, permission bits, owner, mtime in nanoseconds (a string, since JSON numbers stop being
+ * exact at 2^53), the size and content hash of regular files and the target of symlinks. An
+ * entry is "changed" when any of these differ; a file whose size and mtime are the same is
+ * assumed to hold the same bytes unless the caller asks for content hashes to be compared,
+ * exactly rsync's quick check.
+ */
+import type { BigIntStats } from 'node:fs';
+
+/** The kinds of entry a backup stores. */
+export type EntryType = 'file' | 'dir' | 'symlink';
+
+/** The metadata of one entry, as read from the file system. */
+export interface EntryMeta {
+  type: EntryType;
+  /** Permission bits (`mode & 0o7777`). */
+  mode: number;
+  uid: number;
+  gid: number;
+  /** Modification time in nanoseconds since the epoch, as a decimal string. */
+  mtime: string;
+  /** Size in bytes (files only; 0 for others). */
+  size: number;
+  /** Symlink target, as stored in the link (never followed). */
+  target?: string;
+}
+
+/** The type of a stat result, or the name of the unsupported kind it is. */
+export function entryTypeOf(st: BigIntStats): EntryType | 'socket' | 'fifo' | 'device' {
+  if (st.isFile()) return 'file';
+  if (st.isDirectory()) return 'dir';
+  if (st.isSymbolicLink()) return 'symlink';
+  if (st.isSocket()) return 'socket';
+  if (st.isFIFO()) return 'fifo';
+  return 'device';
+}
+
+/** The recorded metadata of a stat result of a supported type. */
+export function metaOf(st: BigIntStats, type: EntryType, target?: string): EntryMeta {
+  const meta: EntryMeta = {
+    type,
+    mode: Number(st.mode & 0o7777n),
+    uid: Number(st.uid),
+    gid: Number(st.gid),
+    mtime: st.mtimeNs.toString(),
+    size: type === 'file' ? Number(st.size) : 0,
+  };
+  if (target !== undefined) meta.target = target;
+  return meta;
+}
+
+/** True when the contents may differ: type, size, mtime or symlink target changed. */
+export function contentMayDiffer(a: EntryMeta, b: EntryMeta): boolean {
+  return a.type !== b.type || a.size !== b.size || a.mtime !== b.mtime || a.target !== b.target;
+}
+
+/** True when any recorded attribute differs. */
+export function metaDiffers(a: EntryMeta, b: EntryMeta): boolean {
+  return contentMayDiffer(a, b) || a.mode !== b.mode || a.uid !== b.uid || a.gid !== b.gid;
+}
+
+/** Nanoseconds (decimal string) to the seconds value `fs.utimes` takes (microsecond precision). */
+export function nsToSeconds(ns: string): number {
+  const n = BigInt(ns);
+  return Number(n / 1000n) / 1e6;
+}
