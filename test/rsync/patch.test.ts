@@ -1,0 +1,59 @@
+import { open, writeFile } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
+import { DeltaWriter } from '../../src/rsync/delta-writer.js';
+import { sameBytes } from '../helpers/bytes.js';
+import { Prng, randomData } from '../helpers/data.js';
+import { forEachEngine } from '../helpers/engines.js';
+import { collect } from '../helpers/streams.js';
+import { useTempDir } from '../helpers/tools.js';
+
+const BASIS = randomData(61, 3 << 20);
+
+/** A delta of random COPYs (any offsets, overlapping, backwards) and literals, and its result. */
+function randomDelta(seed: number, commands: number, maxLen: number): { delta: Uint8Array; result: Uint8Array } {
+  const rng = new Prng(seed);
+  const w = new DeltaWriter();
+  const parts: Uint8Array[] = [];
+  for (let i = 0; i < commands; i++) {
+    const len = 1 + rng.int(maxLen);
+    if (rng.int(2) === 0) {
+      const data = rng.bytes(len);
+      w.literal(data, 0, len);
+      parts.push(data);
+    } else {
+      const offset = rng.int(BASIS.length - len);
+      w.copy(offset, len);
+      parts.push(BASIS.subarray(offset, offset + len));
+    }
+  }
+  w.end();
+  return { delta: Buffer.concat(w.take(true)), result: Buffer.concat(parts) };
+}
+
+describe('patch', () => {
+  forEachEngine((engine) => {
+    const dir = useTempDir();
+
+    it.each([
+      ['many small commands', 1, 20_000, 100],
+      ['a few copies longer than an output chunk', 2, 6, 3 << 20],
+    ])('%s: the same result from a buffer and from an open file', async (_, seed, commands, maxLen) => {
+      const { delta, result } = randomDelta(seed, commands, Math.min(maxLen, BASIS.length - 1));
+      expect(sameBytes(await collect(engine.patch(BASIS, delta)), result)).toBe('same');
+      await writeFile(dir.file('basis'), BASIS);
+      const handle = await open(dir.file('basis'));
+      try {
+        expect(sameBytes(await collect(engine.patch(handle, delta)), result)).toBe('same');
+      } finally {
+        await handle.close();
+      }
+    });
+
+    it('gathers many small commands into few large output chunks', async () => {
+      const { delta, result } = randomDelta(3, 50_000, 40);
+      let chunks = 0;
+      for await (const chunk of engine.patch(BASIS, delta)) if (chunk.length > 0) chunks++;
+      expect(chunks).toBeLessThanOrEqual(Math.ceil(result.length / 65536) + 1);
+    });
+  });
+});
