@@ -36,7 +36,7 @@ import {
 } from '../tree/index.js';
 import { artifactFile, type ArtifactRole, type ArtifactSummary } from './artifacts.js';
 import { Catalog, idDate } from './catalog.js';
-import { checkName, resolveWorkDir, type BackupOptions, type BackupReport, type BackupStats, type BackupWarning, type ReportFile } from './options.js';
+import { asAbort, checkName, resolveWorkDir, type BackupOptions, type BackupReport, type BackupStats, type BackupWarning, type ReportFile } from './options.js';
 import { MAX_DELTAS, SMALL_FILE, signatureParamsFor, WHOLE_RATIO } from './policy.js';
 import { STATE_FORMAT, STATE_VERSION, type BackupState, type StateEntry } from './state.js';
 
@@ -76,7 +76,7 @@ async function runBackup(source: string, options: BackupOptions, incremental: bo
   await catalog.cleanStrays();
   const parent = incremental ? await catalog.latest() : undefined;
   const id = catalog.newId();
-  const job = new BackupJob(root, catalog, id, parent, options);
+  const job = new BackupJob(root, workDir, catalog, id, parent, options);
   try {
     const state = await job.run();
     catalog.added(id);
@@ -93,6 +93,8 @@ async function runBackup(source: string, options: BackupOptions, incremental: bo
       stats: state.stats,
       warnings: state.warnings,
     };
+  } catch (e) {
+    throw asAbort(e, root);
   } finally {
     await job.cleanup();
   }
@@ -167,6 +169,7 @@ class BackupJob {
 
   constructor(
     private readonly root: string,
+    private readonly workDir: string,
     private readonly catalog: Catalog,
     private readonly id: string,
     private readonly parent: BackupState | undefined,
@@ -195,7 +198,7 @@ class BackupJob {
       exclude: this.options.exclude,
       excludeFile: this.options.excludeFile,
       include: this.options.include,
-      always: insideOf(this.root, this.catalog.dir),
+      always: insideOf(this.root, this.workDir),
     });
     this.strong = await createStrongHasher('blake2');
     for await (const { path, meta } of walkTree(this.root, selection, (w) => this.warn(w), signal)) {

@@ -156,3 +156,8 @@ export function checkName(name: string): string {
   }
   return name;
 }
+
+/** An AbortSignal's DOMException as `EABORTED`; anything else unchanged. */
+export function asAbort(e: unknown, path: string): unknown {
+  return (e as Error | undefined)?.name === 'AbortError' ? new BackupError('EABORTED', `${path}: aborted`, { path, cause: e }) : e;
+}

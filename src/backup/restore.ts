@@ -26,7 +26,7 @@ import { checkRelativePath, parentOf, readTar, SafeTarget, type ArchiveSummary, 
 import { createContentHasher, nsToSeconds } from '../tree/index.js';
 import { artifactFile, type ArtifactRole } from './artifacts.js';
 import { Catalog } from './catalog.js';
-import { checkName, resolveWorkDir, type RestoreOptions, type RestoreReport } from './options.js';
+import { asAbort, checkName, resolveWorkDir, type RestoreOptions, type RestoreReport } from './options.js';
 import type { BackupState, StateEntry } from './state.js';
 
 /**
@@ -47,6 +47,8 @@ export async function restoreBackup(name: string, target: string, options: Resto
   const job = new RestoreJob(catalog, state, root, options);
   try {
     await job.run();
+  } catch (e) {
+    throw asAbort(e, root);
   } finally {
     await job.cleanup();
   }

@@ -1,0 +1,254 @@
+/**
+ * Behaviour of the backup API: errors users act on, ids, listing, selection, checksum mode,
+ * whole-versus-delta storage, odd names, aborts and leftovers of interrupted backups.
+ */
+import { mkdir, open, readdir, readFile, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { fullBackup, incrementalBackup, listBackups, restoreBackup, type BackupError } from '../../src/index.js';
+import { Prng } from '../helpers/data.js';
+import { withTempDir } from '../helpers/tools.js';
+import { expectSameTree, snapshot } from './helpers.js';
+
+async function rejectsWith(p: Promise<unknown>, code: string): Promise<BackupError> {
+  const e = (await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  )) as BackupError | undefined;
+  expect(e, `expected ${code}`).toBeDefined();
+  expect(e!.code).toBe(code);
+  return e!;
+}
+
+describe('backup errors', () => {
+  it('ESOURCE for a missing source and for a file', () =>
+    withTempDir(async (tmp) => {
+      await rejectsWith(fullBackup(join(tmp.path, 'nope'), { workDir: tmp.path }), 'ESOURCE');
+      await writeFile(tmp.file('f'), 'x');
+      await rejectsWith(incrementalBackup(tmp.file('f'), { workDir: tmp.path }), 'ESOURCE');
+    }));
+
+  it('ENOTFOUND for an unknown name, an unknown id and a time before the first backup', () =>
+    withTempDir(async (tmp) => {
+      await rejectsWith(restoreBackup('nothing', tmp.file('out'), { workDir: tmp.path }), 'ENOTFOUND');
+      await mkdir(tmp.file('src'));
+      const r = await fullBackup(tmp.file('src'), { workDir: tmp.file('w') });
+      await rejectsWith(restoreBackup('src', tmp.file('o1'), { workDir: tmp.file('w'), at: '20000101T000000000Z-000' }), 'ENOTFOUND');
+      await rejectsWith(restoreBackup('src', tmp.file('o2'), { workDir: tmp.file('w'), at: new Date(r.createdAt.getTime() - 1) }), 'ENOTFOUND');
+      expect(await listBackups('nothing', { workDir: tmp.path })).toEqual([]);
+    }));
+
+  it('ENOTEMPTY for a non-empty target unless overwrite is set', () =>
+    withTempDir(async (tmp) => {
+      await mkdir(tmp.file('src'));
+      await writeFile(tmp.file('src/a'), 'new');
+      await fullBackup(tmp.file('src'), { workDir: tmp.file('w') });
+      await mkdir(tmp.file('out'));
+      await writeFile(tmp.file('out/a'), 'old');
+      await writeFile(tmp.file('out/other'), 'kept');
+      await rejectsWith(restoreBackup('src', tmp.file('out'), { workDir: tmp.file('w') }), 'ENOTEMPTY');
+      await restoreBackup('src', tmp.file('out'), { workDir: tmp.file('w'), overwrite: true });
+      expect(await readFile(tmp.file('out/a'), 'utf8')).toBe('new');
+      expect(await readFile(tmp.file('out/other'), 'utf8')).toBe('kept');
+    }));
+
+  it('EABORTED leaves no new backup and earlier ones intact', () =>
+    withTempDir(async (tmp) => {
+      await mkdir(tmp.file('src'));
+      await writeFile(tmp.file('src/a'), 'one');
+      const w = tmp.file('w');
+      await fullBackup(tmp.file('src'), { workDir: w });
+      await writeFile(tmp.file('src/b'), new Prng(1).bytes(100_000));
+      const ac = new AbortController();
+      ac.abort();
+      await rejectsWith(incrementalBackup(tmp.file('src'), { workDir: w, signal: ac.signal }), 'EABORTED');
+      expect((await listBackups('src', { workDir: w })).length).toBe(1);
+      expect((await readdir(join(w, 'src'))).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    }));
+});
+
+describe('chains and ids', () => {
+  it('an incremental with no earlier backup is a full one; ids sort and stay unique within a millisecond', () =>
+    withTempDir(async (tmp) => {
+      await mkdir(tmp.file('src'));
+      const w = tmp.file('w');
+      const first = await incrementalBackup(tmp.file('src'), { workDir: w });
+      expect(first.kind).toBe('full');
+      expect(first.parent).toBeUndefined();
+      const ids = [first.id];
+      for (let i = 0; i < 5; i++) ids.push((await incrementalBackup(tmp.file('src'), { workDir: w })).id);
+      expect(new Set(ids).size).toBe(ids.length);
+      expect([...ids].sort()).toEqual(ids);
+      const list = await listBackups('src', { workDir: w });
+      expect(list.map((b) => b.id)).toEqual(ids);
+      expect(list[1]!.parent).toBe(ids[0]);
+      expect(list.map((b) => b.kind)).toEqual(['full', 'incremental', 'incremental', 'incremental', 'incremental', 'incremental']);
+    }));
+
+  it('the report lists exactly the artifacts written, the state last, and empty archives are absent', () =>
+    withTempDir(async (tmp) => {
+      await mkdir(tmp.file('src'));
+      await writeFile(tmp.file('src/big'), new Prng(2).bytes(200_000));
+      const w = tmp.file('w');
+      const full = await fullBackup(tmp.file('src'), { workDir: w });
+      expect(full.files.map((f) => f.role)).toEqual(['sigvault', 'files', 'state']);
+      for (const f of full.files) expect((await stat(f.path)).size).toBe(f.size);
+      const same = await incrementalBackup(tmp.file('src'), { workDir: w });
+      expect(same.files.map((f) => f.role)).toEqual(['state']);
+      const fh = await open(tmp.file('src/big'), 'r+');
+      await fh.write(Buffer.from('edit'), 0, 4, 1000);
+      await fh.close();
+      await utimes(tmp.file('src/big'), 1_800_000_000, 1_800_000_000);
+      const inc = await incrementalBackup(tmp.file('src'), { workDir: w });
+      expect(inc.files.map((f) => f.role)).toEqual(['sigvault', 'deltas', 'state']);
+      expect(inc.stats.storedDelta).toBe(1);
+      expect(inc.files.find((f) => f.role === 'deltas')!.size).toBeLessThan(5000);
+      const all = (await readdir(join(w, 'src'))).sort();
+      expect(all).toEqual([...full.files, ...same.files, ...inc.files].map((f) => f.path.slice(join(w, 'src').length + 1)).sort());
+    }));
+
+  it('restores the state as of a Date: the last backup at or before it', () =>
+    withTempDir(async (tmp) => {
+      await mkdir(tmp.file('src'));
+      const w = tmp.file('w');
+      await writeFile(tmp.file('src/v'), 'one');
+      const a = await fullBackup(tmp.file('src'), { workDir: w });
+      await writeFile(tmp.file('src/v'), 'two!');
+      const b = await incrementalBackup(tmp.file('src'), { workDir: w });
+      await restoreBackup('src', tmp.file('o1'), { workDir: w, at: new Date(b.createdAt.getTime() - 1) });
+      expect(await readFile(tmp.file('o1/v'), 'utf8')).toBe('one');
+      await restoreBackup('src', tmp.file('o2'), { workDir: w, at: new Date(b.createdAt.getTime() + 60_000) });
+      expect(await readFile(tmp.file('o2/v'), 'utf8')).toBe('two!');
+      expect(a.id < b.id).toBe(true);
+    }));
+
+  it('a rewritten file whose delta would be nearly its size is stored whole', () =>
+    withTempDir(async (tmp) => {
+      await mkdir(tmp.file('src'));
+      const w = tmp.file('w');
+      await writeFile(tmp.file('src/f'), new Prng(3).bytes(100_000));
+      await fullBackup(tmp.file('src'), { workDir: w });
+      await writeFile(tmp.file('src/f'), new Prng(4).bytes(100_000));
+      await utimes(tmp.file('src/f'), 1_800_000_000, 1_800_000_000);
+      const inc = await incrementalBackup(tmp.file('src'), { workDir: w });
+      expect(inc.stats.storedWhole).toBe(1);
+      expect(inc.stats.storedDelta).toBe(0);
+      await restoreBackup('src', tmp.file('out'), { workDir: w });
+      expectSameTree(await snapshot(tmp.file('out')), await snapshot(tmp.file('src')));
+    }));
+
+  it('stray temporary files and uncommitted artifacts are removed by the next backup', () =>
+    withTempDir(async (tmp) => {
+      await mkdir(tmp.file('src'));
+      const w = tmp.file('w');
+      await fullBackup(tmp.file('src'), { workDir: w });
+      await writeFile(join(w, 'src', '.20991231T000000000Z-000.files.tar.gz.abc.tmp'), 'junk');
+      await writeFile(join(w, 'src', '20991231T000000000Z-000.files.tar.gz'), 'orphan');
+      await incrementalBackup(tmp.file('src'), { workDir: w });
+      const left = await readdir(join(w, 'src'));
+      expect(left.filter((f) => f.includes('2099'))).toEqual([]);
+      expect((await listBackups('src', { workDir: w })).length).toBe(2);
+    }));
+});
+
+describe('change detection', () => {
+  it('checksum mode finds a same-size, same-mtime edit that the quick check misses', () =>
+    withTempDir(async (tmp) => {
+      await mkdir(tmp.file('src'));
+      const w = tmp.file('w');
+      await writeFile(tmp.file('src/small'), 'aaaa');
+      await writeFile(tmp.file('src/large'), new Prng(5).bytes(50_000));
+      const t = 1_700_000_000;
+      await utimes(tmp.file('src/small'), t, t);
+      await utimes(tmp.file('src/large'), t, t);
+      await fullBackup(tmp.file('src'), { workDir: w });
+      await writeFile(tmp.file('src/small'), 'bbbb');
+      const large = await readFile(tmp.file('src/large'));
+      large[25_000] ^= 1;
+      await writeFile(tmp.file('src/large'), large);
+      await utimes(tmp.file('src/small'), t, t);
+      await utimes(tmp.file('src/large'), t, t);
+      const quick = await incrementalBackup(tmp.file('src'), { workDir: w });
+      expect(quick.stats.modified).toBe(0);
+      const thorough = await incrementalBackup(tmp.file('src'), { workDir: w, checksum: true });
+      expect(thorough.stats.modified).toBe(2);
+      expect(thorough.stats.storedDelta).toBe(1);
+      await restoreBackup('src', tmp.file('out'), { workDir: w });
+      expectSameTree(await snapshot(tmp.file('out')), await snapshot(tmp.file('src')));
+    }));
+
+  it('a touch without a content change stores nothing but the new mtime', () =>
+    withTempDir(async (tmp) => {
+      await mkdir(tmp.file('src'));
+      const w = tmp.file('w');
+      await writeFile(tmp.file('src/f'), new Prng(6).bytes(60_000));
+      await fullBackup(tmp.file('src'), { workDir: w });
+      await utimes(tmp.file('src/f'), 1_800_000_000, 1_800_000_000);
+      const inc = await incrementalBackup(tmp.file('src'), { workDir: w });
+      expect(inc.files.map((f) => f.role)).toEqual(['state']);
+      await restoreBackup('src', tmp.file('out'), { workDir: w });
+      expectSameTree(await snapshot(tmp.file('out')), await snapshot(tmp.file('src')));
+    }));
+});
+
+describe('selection and odd entries', () => {
+  it('honours exclude patterns, the .exclude file, include globs, and never backs up its own work dir', () =>
+    withTempDir(async (tmp) => {
+      const src = tmp.file('src');
+      await mkdir(join(src, 'build'), { recursive: true });
+      await mkdir(join(src, 'docs/img'), { recursive: true });
+      await writeFile(join(src, 'build/out.o'), 'x');
+      await writeFile(join(src, 'a.log'), 'x');
+      await writeFile(join(src, 'keep.txt'), 'x');
+      await writeFile(join(src, 'docs/img/p.png'), 'x');
+      await writeFile(join(src, 'docs/readme.md'), 'x');
+      await writeFile(join(src, '.exclude'), 'build/\n');
+      const r = await fullBackup(src, { workDir: join(src, 'work'), exclude: ['*.log'] });
+      await restoreBackup('src', tmp.file('o1'), { workDir: join(src, 'work') });
+      expect([...(await snapshot(tmp.file('o1'))).keys()].sort()).toEqual(['.exclude', 'docs', 'docs/img', 'docs/img/p.png', 'docs/readme.md', 'keep.txt']);
+      expect(r.stats.scanned).toBe(6);
+      await fullBackup(src, { workDir: tmp.file('w2'), include: ['docs/**/*.png'] });
+      await restoreBackup('src', tmp.file('o2'), { workDir: tmp.file('w2') });
+      expect([...(await snapshot(tmp.file('o2'))).keys()].sort()).toEqual(['docs', 'docs/img', 'docs/img/p.png']);
+    }));
+
+  it('round-trips unicode, spaces, newlines, names over 100 bytes, empty dirs and dangling symlinks', () =>
+    withTempDir(async (tmp) => {
+      const src = tmp.file('src');
+      const deep = join(src, 'd'.repeat(90), 'e'.repeat(90));
+      await mkdir(deep, { recursive: true });
+      await mkdir(join(src, 'empty dir'));
+      await writeFile(join(deep, `${'ü'.repeat(60)}.txt`), 'unicode');
+      await writeFile(join(src, 'line\nbreak'), 'newline');
+      await writeFile(join(src, ' lead and trail '), 'spaces');
+      await symlink('/nonexistent/target', join(src, 'dangling'));
+      await fullBackup(src, { workDir: tmp.file('w') });
+      await restoreBackup('src', tmp.file('out'), { workDir: tmp.file('w') });
+      expectSameTree(await snapshot(tmp.file('out')), await snapshot(src));
+    }));
+
+  it('skips FIFOs with an ESPECIAL warning, which strict mode turns into ESTRICT', () =>
+    withTempDir(async (tmp) => {
+      const src = tmp.file('src');
+      await mkdir(src);
+      await writeFile(join(src, 'a'), 'x');
+      const { execFileSync } = await import('node:child_process');
+      execFileSync('mkfifo', [join(src, 'pipe')]);
+      const r = await fullBackup(src, { workDir: tmp.file('w') });
+      expect(r.warnings.map((w) => [w.code, w.path])).toEqual([['ESPECIAL', 'pipe']]);
+      await rejectsWith(fullBackup(src, { workDir: tmp.file('w'), strict: true }), 'ESTRICT');
+    }));
+
+  it('stores hard links as separate files with an EHARDLINK warning', () =>
+    withTempDir(async (tmp) => {
+      const src = tmp.file('src');
+      await mkdir(src);
+      await writeFile(join(src, 'a'), 'shared');
+      const { link } = await import('node:fs/promises');
+      await link(join(src, 'a'), join(src, 'b'));
+      const r = await fullBackup(src, { workDir: tmp.file('w') });
+      expect(r.warnings.map((w) => w.code)).toEqual(['EHARDLINK']);
+      await restoreBackup('src', tmp.file('out'), { workDir: tmp.file('w') });
+      expect(await readFile(tmp.file('out/b'), 'utf8')).toBe('shared');
+    }));
+});
