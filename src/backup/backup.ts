@@ -38,7 +38,7 @@ import { artifactFile, type ArtifactRole, type ArtifactSummary } from './artifac
 import { Catalog, idDate } from './catalog.js';
 import { asAbort, checkName, resolveWorkDir, type BackupOptions, type BackupReport, type BackupStats, type BackupWarning, type ReportFile } from './options.js';
 import { MAX_DELTAS, SMALL_FILE, signatureParamsFor, WHOLE_RATIO } from './policy.js';
-import { STATE_FORMAT, STATE_VERSION, type BackupState, type StateEntry } from './state.js';
+import { serializeState, STATE_FORMAT, STATE_VERSION, type BackupState, type StateEntry } from './state.js';
 
 /**
  * Back up every selected entry of the directory `source`, starting a new chain.
@@ -64,7 +64,6 @@ export async function incrementalBackup(source: string, options: BackupOptions =
 }
 
 async function runBackup(source: string, options: BackupOptions, incremental: boolean): Promise<BackupReport> {
-  const started = performance.now();
   const root = resolve(source);
   const st = await stat(root).catch((e) => {
     throw new BackupError('ESOURCE', `backup source ${root} cannot be read: ${(e as Error).message}`, { path: root, cause: e });
@@ -81,7 +80,6 @@ async function runBackup(source: string, options: BackupOptions, incremental: bo
     const state = await job.run();
     catalog.added(id);
     const files = job.reportFiles();
-    state.stats.durationMs = Math.round(performance.now() - started);
     return {
       name,
       id,
@@ -166,6 +164,7 @@ class BackupJob {
   private strong?: StrongHasher;
   private committed = false;
   private stateFile?: ReportFile;
+  private readonly started = performance.now();
 
   constructor(
     private readonly root: string,
@@ -423,14 +422,13 @@ class BackupJob {
     };
     this.options.onProgress?.({ phase: 'commit', entries: this.entries.length, bytes: this.stats.bytesRead });
     const artifactBytes = this.outputs.done.reduce((n, a) => n + a.size, 0);
-    let text = '';
-    for (let stateBytes = 0; ; ) {
+    this.stats.durationMs = Math.round(performance.now() - this.started);
+    let bytes: Buffer = Buffer.alloc(0);
+    for (let stateBytes = 0; ; stateBytes = bytes.length) {
       this.stats.bytesWritten = artifactBytes + stateBytes;
-      text = JSON.stringify(state);
-      if (Buffer.byteLength(text) === stateBytes) break;
-      stateBytes = Buffer.byteLength(text);
+      bytes = await serializeState(state);
+      if (bytes.length === stateBytes) break;
     }
-    const bytes = Buffer.from(text);
     const path = `${this.catalog.dir}/${artifactFile(this.id, 'state', 'none')}`;
     await writeFileAtomic(path, (async function* () {
       yield bytes;

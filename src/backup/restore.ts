@@ -22,7 +22,7 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { selectEngine } from '../engine/select.js';
 import { BackupError, wrapIoError } from '../errors.js';
-import { checkRelativePath, parentOf, readTar, SafeTarget, type ArchiveSummary, type TarEntry } from '../archive/index.js';
+import { archiveError, checkRelativePath, parentOf, readTar, SafeTarget, type ArchiveSummary, type TarEntry } from '../archive/index.js';
 import { createContentHasher, nsToSeconds } from '../tree/index.js';
 import { artifactFile, type ArtifactRole } from './artifacts.js';
 import { Catalog } from './catalog.js';
@@ -127,14 +127,14 @@ class RestoreJob {
     for (const link of this.state.chain) {
       const wanted = deltaIn.get(link.id);
       if (!wanted) continue;
-      await this.eachEntry(link.id, 'deltas', wanted, async (e, entry) => {
+      await this.eachEntry(link.id, 'deltas', wanted, async (e, entry, artifact) => {
         const basisPath = this.pending.get(e.path)!;
         const basis = await open(basisPath, 'r').catch((err) => {
           throw wrapIoError(err, basisPath, 'opening');
         });
         try {
           const last = e.content![e.content!.length - 1] === link.id;
-          await this.writeVersion(e, engine.patch(basis, entry.body), last, `the deltas archive of backup ${link.id}`);
+          await this.writeVersion(e, engine.patch(basis, entry.body), last, artifact);
         } finally {
           await basis.close();
           await rm(basisPath, { force: true });
@@ -148,13 +148,13 @@ class RestoreJob {
   }
 
   private async extract(id: string, wanted: Map<string, StateEntry>): Promise<void> {
-    await this.eachEntry(id, 'files', wanted, async (e, entry) => {
-      await this.writeVersion(e, entry.body, e.content!.length === 1, `the files archive of backup ${id}`);
+    await this.eachEntry(id, 'files', wanted, async (e, entry, artifact) => {
+      await this.writeVersion(e, entry.body, e.content!.length === 1, artifact);
     });
   }
 
   /** Read the `role` archive of backup `id`, handing each wanted entry to `use`. */
-  private async eachEntry(id: string, role: ArtifactRole, wanted: Map<string, StateEntry>, use: (e: StateEntry, entry: TarEntry) => Promise<void>): Promise<void> {
+  private async eachEntry(id: string, role: ArtifactRole, wanted: Map<string, StateEntry>, use: (e: StateEntry, entry: TarEntry, artifact: string) => Promise<void>): Promise<void> {
     const a = this.expect(id, role);
     const path = await this.catalog.fetch(a.file);
     const left = new Map(wanted);
@@ -163,7 +163,7 @@ class RestoreJob {
       const e = left.get(entry.name);
       if (!e || entry.type !== 'file') continue;
       left.delete(entry.name);
-      await use(e, entry);
+      await use(e, entry, path);
       this.options.onProgress?.({ phase: 'restore', path: e.path, entries: this.stats.files, bytes: this.stats.bytesWritten });
     }
     const missing = left.keys().next();
@@ -182,22 +182,25 @@ class RestoreJob {
     let size = 0;
     let fh: FileHandle | undefined;
     try {
-      fh = await open(tmp, 'wx', 0o600);
+      fh = await open(tmp, 'wx', 0o600).catch((err) => {
+        throw wrapIoError(err, dest, 'creating');
+      });
       for await (const chunk of data) {
         hasher.update(chunk);
         size += chunk.length;
-        await fh.write(chunk);
+        await fh.write(chunk).catch((err) => {
+          throw wrapIoError(err, dest, 'writing');
+        });
       }
       await fh.close();
       fh = undefined;
     } catch (err) {
       await fh?.close().catch(() => undefined);
-      if (err instanceof BackupError) throw err.withPath(`${source} (${e.path})`);
-      throw wrapIoError(err, dest, 'writing');
+      throw err instanceof BackupError ? err.withPath(source) : archiveError(err, source);
     }
     if (!final) return;
     if (hasher.digest() !== e.hash || size !== e.size) {
-      throw new BackupError('EHASH', `restored ${JSON.stringify(e.path)} does not match the backup state (content hash or size differs; last read from ${source})`, { path: e.path });
+      throw new BackupError('EHASH', `restored ${JSON.stringify(e.path)} does not match the backup state (content hash or size differs; last version read from artifact ${source})`, { path: e.path });
     }
     await this.replace(dest);
     await rename(tmp, dest).catch((err) => {

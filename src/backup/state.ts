@@ -11,7 +11,8 @@
  *     source: absolute path, compression: "gzip" | "none", checksum: boolean,
  *     chain: [ { id, kind, createdAt, artifacts: [Artifact] } ]   full backup first, this one last
  *     stats: {...}, warnings: [ { code, path, message } ],
- *     entries: [ Entry ] }                                          sorted by path
+ *     entries: [ Entry ],                                           sorted by path
+ *     digest }                                                      xxHash64 of everything before it
  *
  *   Artifact = { role: "sigvault" | "files" | "deltas", file, size, hash, compression, entries }
  *   Entry    = { path, type: "file" | "dir" | "symlink", mode, uid, gid, mtime (ns, string),
@@ -23,8 +24,13 @@
  * backup whose SigVault holds the signature of the current version (absent for files too
  * small to be worth deltas). `unstable` marks a file that changed while it was read: what
  * was stored is exactly what `hash` and `size` describe, and the next backup reads it again.
+ *
+ * `digest`, the last field, is the xxHash64 of the document's text up to it (with `}` in
+ * place of `,"digest":…`), so any damaged byte, even one that leaves valid JSON such as a
+ * changed mode digit, is detected before the state is used.
  */
 import { readFile } from 'node:fs/promises';
+import { hashChunks } from '../tree/index.js';
 import { BackupError } from '../errors.js';
 import type { ArtifactSummary } from './artifacts.js';
 import type { EntryMeta } from '../tree/index.js';
@@ -83,15 +89,19 @@ export async function readState(path: string): Promise<BackupState> {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new BackupError('EMISSING', `backup state ${path} is missing`, { path, cause: e });
     throw new BackupError('EIO', `reading backup state ${path}: ${(e as Error).message}`, { path, cause: e });
   }
-  let state: BackupState;
-  try {
-    state = JSON.parse(text) as BackupState;
-  } catch (e) {
-    throw new BackupError('ECORRUPT', `backup state ${path} is not valid JSON (${(e as Error).message})`, { path, cause: e });
-  }
   const bad = (why: string): never => {
     throw new BackupError('ECORRUPT', `backup state ${path} is invalid: ${why}`, { path });
   };
+  const m = /,"digest":"([0-9a-f]{16})"\}$/.exec(text);
+  if (!m) bad('it is truncated or has no digest');
+  const body = `${text.slice(0, m!.index)}}`;
+  if ((await hashChunks([Buffer.from(body)])) !== m![1]) bad('its digest does not match its content (the file is damaged)');
+  let state: BackupState;
+  try {
+    state = JSON.parse(body) as BackupState;
+  } catch (e) {
+    throw new BackupError('ECORRUPT', `backup state ${path} is not valid JSON (${(e as Error).message})`, { path, cause: e });
+  }
   if (state === null || typeof state !== 'object' || state.format !== STATE_FORMAT) bad('not a backup state');
   if (state.version !== STATE_VERSION) bad(`schema version ${state.version} is not supported (this library reads version ${STATE_VERSION})`);
   if (typeof state.id !== 'string' || !Array.isArray(state.entries) || !Array.isArray(state.chain) || state.chain.length === 0) bad('missing fields');
@@ -102,4 +112,11 @@ export async function readState(path: string): Promise<BackupState> {
     if (e.type === 'symlink' && typeof e.target !== 'string') bad(`symlink entry ${JSON.stringify(e.path)} has no target`);
   }
   return state;
+}
+
+/** The text of a state file: the JSON document with its digest as the last field. */
+export async function serializeState(state: BackupState): Promise<Buffer> {
+  const body = JSON.stringify(state);
+  const digest = await hashChunks([Buffer.from(body)]);
+  return Buffer.from(`${body.slice(0, -1)},"digest":"${digest}"}`);
 }
