@@ -1,0 +1,114 @@
+/**
+ * Hostile archives, each test named after the attack it stops. The attacker controls the
+ * whole backup (state and archives, digest included), so these forge a consistent one;
+ * restore must refuse with EUNSAFEPATH and write nothing outside the target.
+ */
+import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { TarWriter } from '../../src/archive/index.js';
+import { fullBackup, restoreBackup, type BackupError } from '../../src/index.js';
+import { readState, serializeState, type StateEntry } from '../../src/backup/state.js';
+import { withTempDir, type TempDir } from '../helpers/tools.js';
+
+interface Forged {
+  path: string;
+  type: 'file' | 'dir' | 'symlink';
+  data?: string;
+  target?: string;
+}
+
+/** A backup named `src` in `tmp/work` whose only backup holds exactly `entries`. */
+async function forge(tmp: TempDir, entries: Forged[], tarNames: (path: string) => string = (p) => p): Promise<string> {
+  const work = tmp.file('work');
+  await mkdir(tmp.file('src'), { recursive: true });
+  const report = await fullBackup(tmp.file('src'), { workDir: work, compression: 'none' });
+  const statePath = report.files.find((f) => f.role === 'state')!.path;
+  const state = await readState(statePath);
+  const file = `${report.id}.files.tar`;
+  const tar = TarWriter.create(join(work, 'src', file));
+  const records: StateEntry[] = [];
+  for (const e of entries) {
+    const base = { path: e.path, type: e.type, mode: e.type === 'dir' ? 0o755 : 0o644, uid: 0, gid: 0, mtime: '1700000000000000000', size: 0 };
+    if (e.type === 'file') {
+      const bytes = Buffer.from(e.data ?? 'pwned');
+      await tar.add({ name: tarNames(e.path), type: 'file', mode: 0o644, mtime: base.mtime, size: bytes.length }, [bytes] as unknown as AsyncIterable<Uint8Array>);
+      const { hashChunks } = await import('../../src/tree/index.js');
+      records.push({ ...base, size: bytes.length, hash: await hashChunks([bytes]), content: [report.id] });
+    } else records.push(e.type === 'symlink' ? { ...base, target: e.target! } : base);
+  }
+  const summary = await tar.finish();
+  state.entries = records;
+  state.chain[0]!.artifacts = [{ role: 'files', file, ...summary, compression: 'none', entries: entries.length }];
+  await writeFile(statePath, await serializeState(state));
+  return work;
+}
+
+async function refused(work: string, target: string): Promise<BackupError> {
+  const err = (await restoreBackup('src', target, { workDir: work }).catch((e: unknown) => e)) as BackupError;
+  expect(err?.code).toBe('EUNSAFEPATH');
+  return err;
+}
+
+describe('malicious archives', () => {
+  it('path traversal: an entry named ../escaped is refused', () =>
+    withTempDir(async (tmp) => {
+      const work = await forge(tmp, [{ path: '../escaped', type: 'file' }]);
+      await mkdir(tmp.file('out'));
+      await refused(work, tmp.file('out/target'));
+      expect(await readdir(tmp.file('out'))).not.toContain('escaped');
+    }));
+
+  it('path traversal: a .. in the middle of a path is refused', () =>
+    withTempDir(async (tmp) => {
+      const work = await forge(tmp, [{ path: 'a', type: 'dir' }, { path: 'a/../../escaped', type: 'file' }]);
+      await mkdir(tmp.file('out'));
+      await refused(work, tmp.file('out/target'));
+      expect(await readdir(tmp.file('out'))).not.toContain('escaped');
+      expect(await readdir(tmp.path)).not.toContain('escaped');
+    }));
+
+  it('absolute path: an entry named /tmp/... is refused', () =>
+    withTempDir(async (tmp) => {
+      const victim = tmp.file('victim');
+      const work = await forge(tmp, [{ path: victim, type: 'file' }]);
+      await refused(work, tmp.file('out'));
+      await expect(readFile(victim)).rejects.toThrow();
+    }));
+
+  it('symlink then write: a symlink to the outside, then a file through it, is refused', () =>
+    withTempDir(async (tmp) => {
+      const outside = tmp.file('outside');
+      await mkdir(outside);
+      const work = await forge(tmp, [
+        { path: 'link', type: 'symlink', target: outside },
+        { path: 'link/pwned', type: 'file' },
+      ]);
+      await refused(work, tmp.file('out'));
+      expect(await readdir(outside)).toEqual([]);
+    }));
+
+  it('symlink then write: a symlink already in the target is replaced, never followed', () =>
+    withTempDir(async (tmp) => {
+      const outside = tmp.file('outside');
+      await mkdir(outside);
+      const work = await forge(tmp, [
+        { path: 'd', type: 'dir' },
+        { path: 'd/f', type: 'file', data: 'inside' },
+      ]);
+      await mkdir(tmp.file('out'));
+      await symlink(outside, tmp.file('out/d'));
+      await restoreBackup('src', tmp.file('out'), { workDir: work, overwrite: true });
+      expect(await readdir(outside)).toEqual([]);
+      expect(await readFile(tmp.file('out/d/f'), 'utf8')).toBe('inside');
+    }));
+
+  it('archive entries the state does not name are never extracted', () =>
+    withTempDir(async (tmp) => {
+      const work = await forge(tmp, [{ path: 'ok', type: 'file', data: 'fine' }], () => '../../smuggled');
+      const err = (await restoreBackup('src', tmp.file('out/t'), { workDir: work }).catch((e: unknown) => e)) as BackupError;
+      expect(err.code).toBe('ECORRUPT');
+      expect(await readdir(tmp.file('out'))).toEqual(['t']);
+      expect(await readdir(tmp.file('out/t'))).toEqual([]);
+    }));
+});
