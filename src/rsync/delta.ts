@@ -158,8 +158,10 @@ export class DeltaEncoder {
   }
 }
 
-function isSignature(x: unknown): x is Signature {
-  return typeof x === 'object' && x !== null && (x as Signature).weakSums instanceof Uint32Array;
+/** `sig` itself when parsed already, else the signature its bytes hold. */
+export async function signatureOf(sig: Signature | ByteSource): Promise<Signature> {
+  const parsed = typeof sig === 'object' && sig !== null && (sig as Signature).weakSums instanceof Uint32Array;
+  return parsed ? (sig as Signature) : parseSignature(sig as ByteSource);
 }
 
 /**
@@ -171,7 +173,7 @@ export async function* delta(
   newData: ByteSource,
   options: DeltaOptions = {},
 ): AsyncGenerator<Uint8Array, void, undefined> {
-  const signature = isSignature(sig) ? sig : await parseSignature(sig);
+  const signature = await signatureOf(sig);
   const encoder = new DeltaEncoder(signature, await createStrongHasher(signature.strong), options);
   for await (const chunk of chunksOf(newData)) {
     for (const out of encoder.push(chunk)) yield out;

@@ -1,0 +1,130 @@
+/**
+ * The TypeScript engine's worker threads: one per core (at most 8), started on first use and
+ * kept for the life of the process, but unref'd while idle so they never keep it alive.
+ *
+ * The worker script is `rsync-worker.js` beside this module in `dist/`. Under vitest this
+ * module runs from `src/` as TypeScript, which a worker thread cannot load, so it then uses
+ * the built copy in the package's `dist/`; with neither, or with `IBT_THREADS=1`, there is
+ * no pool and the engine runs on the calling thread. A worker that dies takes the pool with
+ * it: pending requests fail and later jobs run on the calling thread.
+ */
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { BackupError } from '../errors.js';
+import { packageRoot } from './native-addon.js';
+import type { WorkerReply, WorkerRequest } from './worker-protocol.js';
+
+type Pending = { resolve: (reply: WorkerReply) => void; reject: (e: unknown) => void; worker: number };
+type WithoutId<T> = T extends { id: number } ? Omit<T, 'id'> : never;
+
+function workerScript(): string | undefined {
+  const beside = fileURLToPath(new URL('./rsync-worker.js', import.meta.url));
+  if (existsSync(beside)) return beside;
+  const root = packageRoot();
+  const built = root && join(root, 'dist', 'engine', 'rsync-worker.js');
+  return built && existsSync(built) ? built : undefined;
+}
+
+function threadCount(): number {
+  const env = Number(process.env.IBT_THREADS);
+  if (Number.isInteger(env) && env >= 1) return Math.min(env, 64);
+  return Math.min(availableParallelism(), 8);
+}
+
+/** A fixed set of engine workers with request/reply messaging. */
+export class WorkerPool {
+  private readonly workers: Worker[];
+  private readonly load: number[];
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private nextJob = 1;
+  private broken: Error | undefined;
+
+  constructor(script: string, readonly size: number) {
+    this.workers = [];
+    this.load = new Array<number>(size).fill(0);
+    for (let i = 0; i < size; i++) {
+      const w = new Worker(script);
+      w.on('message', (reply: WorkerReply) => this.settle(reply));
+      w.on('error', (e) => this.fail(e));
+      w.on('exit', (code) => {
+        if (!this.broken) this.fail(new Error(`engine worker exited with code ${code}`));
+      });
+      w.unref();
+      this.workers.push(w);
+    }
+  }
+
+  /** A new id for a job whose state lives in the workers (a delta's block index). */
+  newJob(): number {
+    return this.nextJob++;
+  }
+
+  /** Whether the pool can still take work. */
+  get healthy(): boolean {
+    return this.broken === undefined;
+  }
+
+  private settle(reply: WorkerReply): void {
+    const p = this.pending.get(reply.id);
+    if (!p) return;
+    this.pending.delete(reply.id);
+    this.load[p.worker]!--;
+    if (this.pending.size === 0) for (const w of this.workers) w.unref();
+    if ('error' in reply) p.reject(new BackupError('EINTERNAL', `engine worker failed: ${reply.error}`));
+    else p.resolve(reply);
+  }
+
+  private fail(e: Error): void {
+    this.broken = e;
+    shared = undefined;
+    for (const p of this.pending.values()) p.reject(new BackupError('EINTERNAL', `engine worker failed: ${e.message}`, { cause: e }));
+    this.pending.clear();
+    for (const w of this.workers) void w.terminate();
+  }
+
+  /** The index of the worker with the fewest requests in flight. */
+  leastLoaded(): number {
+    let best = 0;
+    for (let i = 1; i < this.size; i++) if (this.load[i]! < this.load[best]!) best = i;
+    return best;
+  }
+
+  /** Send a request that has no reply, to one worker or (`worker` undefined) to all. */
+  post(msg: WorkerRequest, worker?: number): void {
+    if (this.broken) throw new BackupError('EINTERNAL', `engine workers are down: ${this.broken.message}`);
+    for (let i = 0; i < this.size; i++) if (worker === undefined || worker === i) this.workers[i]!.postMessage(msg);
+  }
+
+  /** Send a request to `worker` and wait for its reply; `transfer` moves buffers instead of copying. */
+  request<R extends WorkerRequest>(worker: number, msg: WithoutId<R>, transfer: ArrayBuffer[] = []): Promise<WorkerReply> {
+    if (this.broken) return Promise.reject(new BackupError('EINTERNAL', `engine workers are down: ${this.broken.message}`));
+    const id = this.nextId++;
+    return new Promise<WorkerReply>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, worker });
+      if (this.pending.size === 1) for (const w of this.workers) w.ref();
+      this.load[worker]!++;
+      this.workers[worker]!.postMessage({ ...msg, id }, transfer);
+    });
+  }
+}
+
+let shared: WorkerPool | undefined;
+let unavailable = false;
+
+/** The shared pool, started on first call; undefined when threads are off or unavailable. */
+export function workerPool(): WorkerPool | undefined {
+  if (shared?.healthy) return shared;
+  if (unavailable) return undefined;
+  const size = threadCount();
+  const script = workerScript();
+  if (size < 2 || !script) {
+    unavailable = true;
+    return undefined;
+  }
+  shared = new WorkerPool(script, size);
+  return shared;
+}

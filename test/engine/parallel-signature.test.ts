@@ -1,0 +1,32 @@
+// The parallel signature must write exactly the bytes of the one-thread encoder, whatever
+// the block length (stripes are whole blocks) and however the input is chunked.
+import { describe, expect, it } from 'vitest';
+import { signature } from '../../src/rsync/index.js';
+import { parallelSignature, PARALLEL_MIN_BYTES } from '../../src/engine/parallel-signature.js';
+import { workerPool } from '../../src/engine/worker-pool.js';
+
+async function collect(it: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const parts: Uint8Array[] = [];
+  for await (const c of it) parts.push(c);
+  return Buffer.concat(parts);
+}
+
+const pool = workerPool();
+const skipReason = pool ? '' : ' — skipped: no worker pool (one core, IBT_THREADS=1, or dist/ not built: npm run build)';
+
+describe.skipIf(!pool)(`parallelSignature${skipReason}`, () => {
+  const size = PARALLEL_MIN_BYTES + 777_777;
+  const basis = new Uint8Array(size);
+  for (let i = 0; i < size; i++) basis[i] = (Math.imul(i, 2654435761) >>> 21) & 0xff;
+
+  it.each([
+    [{}],
+    [{ blockLength: 1000, strongLength: 8, weak: 'rollsum' as const, strong: 'md4' as const }],
+    [{ blockLength: 3 << 20 }],
+  ])('matches the one-thread signature with %o', async (options) => {
+    const want = await collect(signature(basis, options));
+    const chunks = Array.from({ length: Math.ceil(size / 999_999) }, (_, i) => basis.subarray(i * 999_999, (i + 1) * 999_999));
+    const got = await collect(parallelSignature(chunks, { ...options, fileSize: size }));
+    expect(got.equals(want)).toBe(true);
+  });
+});
