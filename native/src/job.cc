@@ -30,7 +30,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstdlib>
 #include <new>
 #include <string>
 
@@ -42,6 +41,13 @@ namespace {
 
 std::atomic<int32_t> liveJobs{0};
 
+// librsync 2.3.2's delta copies all the input it is given into its own buffer and moves
+// what is left of it to the front each time it emits a command, so handing it a whole
+// megabyte at once costs a memmove of up to a megabyte per COPY or literal. Fed a few
+// blocks at a time, as rdiff feeds it, it runs at rdiff's speed (1.5-2x faster than with
+// 1 MiB, measured on the no-match case).
+constexpr size_t kDeltaFeed = 64 * 1024;
+
 bool Failed(rs_result r) { return r != RS_DONE && r != RS_BLOCKED; }
 
 class StepWorker : public Napi::AsyncWorker {
@@ -52,21 +58,17 @@ class StepWorker : public Napi::AsyncWorker {
         deferred_(Napi::Promise::Deferred::New(env)),
         self_(Napi::Persistent(self)),
         input_(Napi::Persistent(input)),
+        output_(Napi::Persistent(Napi::Buffer<char>::New(env, kStepOutput))),
         in_(reinterpret_cast<const char*>(input.Data())),
         len_(input.ElementLength()),
-        eof_(eof) {}
-
-  ~StepWorker() override { std::free(out_.data); }
+        eof_(eof) {
+    out_.data = output_.Value().Data();
+  }
 
   Napi::Promise Promise() { return deferred_.Promise(); }
 
   void Execute() override {
     ClearLastError();
-    out_.data = static_cast<char*>(std::malloc(kStepOutput));
-    if (out_.data == nullptr) {
-      result_ = RS_MEM_ERROR;
-      return;
-    }
     try {
       result_ = job_->Run(in_, len_, eof_, out_);
     } catch (const std::bad_alloc&) {
@@ -97,22 +99,21 @@ class StepWorker : public Napi::AsyncWorker {
   }
 
  private:
-  // Small outputs (a signature's records) are copied so the big buffer is freed at once;
-  // large ones are handed over without a copy.
-  Napi::Buffer<char> TakeOutput(Napi::Env env) {
+  // Output lives in a Buffer the JavaScript heap allocated, so V8 accounts for it and
+  // reuses its memory; a C allocation per step would be fresh, page-faulting memory that
+  // V8 does not know to collect. Small outputs (a signature's records) are copied out, so
+  // a caller who keeps them does not keep the whole buffer alive.
+  Napi::Value TakeOutput(Napi::Env env) {
+    Napi::Buffer<char> buffer = output_.Value();
     if (out_.length < kStepOutput / 4) return Napi::Buffer<char>::Copy(env, out_.data, out_.length);
-    char* data = out_.data;
-    if (out_.length < kStepOutput) {
-      if (char* shrunk = static_cast<char*>(std::realloc(data, out_.length))) data = shrunk;
-    }
-    out_.data = nullptr;
-    return Napi::Buffer<char>::New(env, data, out_.length, [](Napi::Env, char* p) { std::free(p); });
+    return Napi::Uint8Array::New(env, out_.length, buffer.ArrayBuffer(), buffer.ByteOffset());
   }
 
   Job* job_;
   Napi::Promise::Deferred deferred_;
   Napi::ObjectReference self_;
   Napi::Reference<Napi::Uint8Array> input_;
+  Napi::Reference<Napi::Buffer<char>> output_;
   const char* in_;
   size_t len_;
   bool eof_;
@@ -210,7 +211,10 @@ void Job::StepFinished(bool failed) {
 
 // Staging counts as consuming: the bytes copied into the stage are taken from the input.
 Job::Feed Job::NextFeed(const char* in, size_t len, bool eof, size_t& consumed) {
-  if (!slack_) return {in + consumed, len - consumed, eof, false, false};
+  if (!slack_) {
+    size_t n = std::min(len - consumed, feedLimit_);
+    return {in + consumed, n, eof && n == len - consumed, false, false};
+  }
   if (stageOffset_ == stageLength_) stageOffset_ = stageLength_ = 0;
   // Top up the stage only before librsync has started on it: it may keep pointing into it.
   if (stageOffset_ == 0 && stageLength_ < stage_.size()) {
@@ -271,6 +275,7 @@ rs_result Job::BeginDelta() {
   job_ = rs_delta_begin(sig_);
   if (job_ == nullptr) return RS_MEM_ERROR;
   phase_ = Phase::Delta;
+  feedLimit_ = std::max(kDeltaFeed, 4 * blockLength);
   if (blocks == 0) {
     slack_ = true;
     stage_.resize(legacySlack_ ? blockLength : 4 * (65536 + blockLength));

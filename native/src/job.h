@@ -6,6 +6,7 @@
 #include <napi.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "basis.h"
@@ -19,7 +20,7 @@ constexpr size_t kStepOutput = 1 << 20;
 
 // What one step did, filled on the worker thread.
 struct StepOutput {
-  char* data = nullptr;  // kStepOutput bytes of malloc'd space
+  char* data = nullptr;  // kStepOutput bytes of space, in a JavaScript Buffer
   size_t length = 0;     // bytes of output in `data`
   size_t consumed = 0;   // bytes of the step's input librsync took
   bool done = false;     // the job (or, for a delta, the signature-loading phase) is complete
@@ -69,6 +70,9 @@ class Job : public Napi::ObjectWrap<Job> {
   // A delta against a signature of zero blocks ("slack delta") emits one literal per
   // input buffer librsync is given; rdiff gives it whole buffers of a fixed size, so we
   // stage input into buffers of that size to produce the same commands.
+  // Most input one rs_job_iter call is given (see kDeltaFeed in job.cc).
+  size_t feedLimit_ = SIZE_MAX;
+
   bool legacySlack_ = true;
   bool slack_ = false;
   std::vector<char> stage_;
