@@ -167,7 +167,7 @@ function isStdio(name: string | undefined): boolean {
 }
 
 function input(name: string | undefined): ByteSource {
-  return isStdio(name) ? (process.stdin as AsyncIterable<Uint8Array>) : readFileChunks(name!);
+  return isStdio(name) ? (process.stdin as AsyncIterable<Uint8Array>) : readFileChunks(name!, { reuse: true });
 }
 
 async function output(name: string | undefined, data: AsyncIterable<Uint8Array>, force: boolean): Promise<void> {

@@ -7,7 +7,6 @@
  * refused unless `overwrite` is set, as rdiff refuses without `-f`. Every file-system error
  * comes back as a {@link BackupError} that names the file.
  */
-import { createReadStream } from 'node:fs';
 import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -36,15 +35,28 @@ export interface DeltaFileOptions extends FileJobOptions, DeltaOptions {}
 
 const READ_CHUNK = 1 << 20;
 
-/** A read stream of `path` whose errors name the file. */
-export async function* readFileChunks(path: string): AsyncGenerator<Uint8Array, void, undefined> {
-  const stream = createReadStream(path, { highWaterMark: READ_CHUNK });
+/**
+ * The chunks of the file at `path`, with errors that name it. With `reuse`, two buffers are
+ * read into in turn, so a chunk is only valid until the one after next is requested: for
+ * consumers that copy or finish with each chunk (the engine does), this keeps memory flat
+ * instead of leaving a trail of buffers for the garbage collector.
+ */
+export async function* readFileChunks(path: string, options: { reuse?: boolean } = {}): AsyncGenerator<Uint8Array, void, undefined> {
+  const handle = await open(path, 'r').catch((e) => {
+    throw wrapIoError(e, path, 'opening');
+  });
+  const spare = options.reuse ? [Buffer.allocUnsafe(READ_CHUNK), Buffer.allocUnsafe(READ_CHUNK)] : undefined;
   try {
-    for await (const chunk of stream) yield chunk as Uint8Array;
-  } catch (e) {
-    throw wrapIoError(e, path, 'reading');
+    for (let turn = 0; ; turn++) {
+      const buf = spare ? spare[turn & 1]! : Buffer.allocUnsafe(READ_CHUNK);
+      const { bytesRead } = await handle.read(buf, 0, buf.length, null).catch((e) => {
+        throw wrapIoError(e, path, 'reading');
+      });
+      if (bytesRead === 0) return;
+      yield buf.subarray(0, bytesRead);
+    }
   } finally {
-    stream.destroy();
+    await handle.close();
   }
 }
 
@@ -128,7 +140,7 @@ async function fileSizeOf(path: string): Promise<number> {
 export async function signatureFile(basisPath: string, sigPath: string, options: SignatureFileOptions = {}): Promise<void> {
   const fileSize = options.fileSize ?? (await fileSizeOf(basisPath));
   const engine = selectEngine(options.engine, 'signature');
-  await writeFileAtomic(sigPath, engine.signature(readFileChunks(basisPath), { ...options, fileSize }), {
+  await writeFileAtomic(sigPath, engine.signature(readFileChunks(basisPath, { reuse: true }), { ...options, fileSize }), {
     overwrite: options.overwrite,
     durable: options.durable ?? false,
     errorPath: basisPath,
@@ -138,7 +150,7 @@ export async function signatureFile(basisPath: string, sigPath: string, options:
 /** Write the delta from the signature in `sigPath` to the file `newPath` into `deltaPath`. */
 export async function deltaFile(sigPath: string, newPath: string, deltaPath: string, options: DeltaFileOptions = {}): Promise<void> {
   const engine = selectEngine(options.engine, 'delta');
-  const sig = readFileChunks(sigPath);
+  const sig = readFileChunks(sigPath, { reuse: true });
   const labelled = async function* (): AsyncGenerator<Uint8Array> {
     try {
       yield* sig;
@@ -146,7 +158,7 @@ export async function deltaFile(sigPath: string, newPath: string, deltaPath: str
       throw e instanceof BackupError ? e.withPath(sigPath) : e;
     }
   };
-  await writeFileAtomic(deltaPath, engine.delta(labelled(), readFileChunks(newPath), options), {
+  await writeFileAtomic(deltaPath, engine.delta(labelled(), readFileChunks(newPath, { reuse: true }), options), {
     overwrite: options.overwrite,
     durable: options.durable ?? false,
     errorPath: sigPath,
@@ -160,7 +172,7 @@ export async function patchFile(basisPath: string, deltaPath: string, outPath: s
     throw wrapIoError(e, basisPath, 'opening');
   });
   try {
-    await writeFileAtomic(outPath, engine.patch(basis, readFileChunks(deltaPath)), {
+    await writeFileAtomic(outPath, engine.patch(basis, readFileChunks(deltaPath, { reuse: true })), {
       overwrite: options.overwrite,
       durable: options.durable ?? false,
       errorPath: deltaPath,

@@ -79,12 +79,13 @@ export async function* parallelDelta(
       pool.post({ type: 'delta-open', job, sig });
     }
     const stop = last ? data.end : segEnd + bl;
-    const copy = data.buf.slice(start - data.base, stop - data.base);
-    const buffer = copy.buffer as ArrayBuffer;
+    const size = stop - start;
+    const buffer = pool.takeBuffer(last ? size : segment + bl);
+    new Uint8Array(buffer).set(data.buf.subarray(start - data.base, stop - data.base));
     const length = (last ? data.end : segEnd) - start;
     jobs.add(
       pool
-        .request(pool.leastLoaded(), { type: 'delta-scan', job, start, length, last, data: buffer }, [buffer])
+        .request(pool.leastLoaded(), { type: 'delta-scan', job, start, length, last, data: buffer, size }, [buffer])
         .then((reply) => {
           const r = reply as { hits: Float64Array; end: number };
           return { start, last, hits: r.hits, end: r.end };

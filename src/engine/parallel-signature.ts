@@ -25,16 +25,15 @@ export async function* parallelSignature(basis: ByteSource, options: SignatureOp
   const params = signatureParams({ ...options, fileSize });
   const stripe = params.blockLength * Math.max(1, Math.floor(STRIPE / params.blockLength));
   const jobs = new OrderedJobs<Uint8Array>(2 * pool.size);
-  const run = (data: Uint8Array): void => {
-    const owned = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : data.slice();
+  const run = (data: ArrayBuffer, length: number): void => {
     jobs.add(
-      pool.request(pool.leastLoaded(), { type: 'signature', params, data: owned.buffer as ArrayBuffer }, [owned.buffer as ArrayBuffer]).then(
+      pool.request(pool.leastLoaded(), { type: 'signature', params, data, length }, [data]).then(
         (reply) => (reply as { records: Uint8Array }).records,
       ),
     );
   };
   yield signatureHeader(params);
-  let fill = new Uint8Array(stripe);
+  let fill = new Uint8Array(pool.takeBuffer(stripe));
   let len = 0;
   for await (const chunk of chunksOf(basis)) {
     let at = 0;
@@ -44,13 +43,13 @@ export async function* parallelSignature(basis: ByteSource, options: SignatureOp
       len += n;
       at += n;
       if (len === stripe) {
-        run(fill);
-        fill = new Uint8Array(stripe);
+        run(fill.buffer as ArrayBuffer, len);
+        fill = new Uint8Array(pool.takeBuffer(stripe));
         len = 0;
         while (jobs.full) yield await jobs.next();
       }
     }
   }
-  if (len > 0) run(fill.subarray(0, len));
+  if (len > 0) run(fill.buffer as ArrayBuffer, len);
   while (jobs.length > 0) yield await jobs.next();
 }

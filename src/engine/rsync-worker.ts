@@ -40,8 +40,8 @@ async function signatureRecords(params: SignatureParams, data: Uint8Array): Prom
 async function handle(msg: WorkerRequest): Promise<WorkerReply | undefined> {
   switch (msg.type) {
     case 'signature': {
-      const records = await signatureRecords(msg.params, new Uint8Array(msg.data));
-      return { id: msg.id, records };
+      const records = await signatureRecords(msg.params, new Uint8Array(msg.data, 0, msg.length));
+      return { id: msg.id, records, data: msg.data };
     }
     case 'delta-open': {
       const sig: Signature = msg.sig;
@@ -51,12 +51,12 @@ async function handle(msg: WorkerRequest): Promise<WorkerReply | undefined> {
     case 'delta-scan': {
       const scanner = await scanners.get(msg.job)!;
       scanner.reset();
-      const data = new Uint8Array(msg.data);
+      const data = new Uint8Array(msg.data, 0, msg.size);
       const hits: number[] = [];
       const stop = scanner.scan(data, 0, data.length, msg.last, msg.length, (pos, block, len) => {
         hits.push(msg.start + pos, block, len);
       });
-      return { id: msg.id, hits: Float64Array.from(hits), end: msg.start + stop };
+      return { id: msg.id, hits: Float64Array.from(hits), end: msg.start + stop, data: msg.data };
     }
     case 'delta-close':
       scanners.delete(msg.job);
@@ -67,7 +67,7 @@ async function handle(msg: WorkerRequest): Promise<WorkerReply | undefined> {
 parentPort!.on('message', (msg: WorkerRequest) => {
   handle(msg).then(
     (reply) => {
-      if (reply) parentPort!.postMessage(reply);
+      if (reply) parentPort!.postMessage(reply, 'data' in reply ? [reply.data] : []);
     },
     (e: unknown) => {
       if ('id' in msg) parentPort!.postMessage({ id: msg.id, error: e instanceof Error ? e.message : String(e) });

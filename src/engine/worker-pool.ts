@@ -42,6 +42,8 @@ export class WorkerPool {
   private nextId = 1;
   private nextJob = 1;
   private broken: Error | undefined;
+  /** Data buffers the workers sent back, for reuse: see {@link takeBuffer}. */
+  private readonly spare: ArrayBuffer[] = [];
 
   constructor(script: string, readonly size: number) {
     this.workers = [];
@@ -56,6 +58,20 @@ export class WorkerPool {
       w.unref();
       this.workers.push(w);
     }
+  }
+
+  /**
+   * A buffer of exactly `size` bytes for data to transfer to a worker. Workers send their
+   * input buffers back with the reply and they are reused here, so a long job allocates a
+   * handful of buffers instead of one per stripe and leaves no garbage trail behind it.
+   */
+  takeBuffer(size: number): ArrayBuffer {
+    const i = this.spare.findIndex((b) => b.byteLength === size);
+    return i >= 0 ? this.spare.splice(i, 1)[0]! : new ArrayBuffer(size);
+  }
+
+  private giveBuffer(buffer: ArrayBuffer | undefined): void {
+    if (buffer && this.spare.length < 4 * this.size) this.spare.push(buffer);
   }
 
   /** A new id for a job whose state lives in the workers (a delta's block index). */
@@ -73,6 +89,7 @@ export class WorkerPool {
     if (!p) return;
     this.pending.delete(reply.id);
     this.load[p.worker]!--;
+    if ('data' in reply) this.giveBuffer(reply.data);
     if (this.pending.size === 0) for (const w of this.workers) w.unref();
     if ('error' in reply) p.reject(new BackupError('EINTERNAL', `engine worker failed: ${reply.error}`));
     else p.resolve(reply);
