@@ -64,6 +64,11 @@ export class TarWriter {
     compression: Compression,
   ) {
     this.tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+    // The iterator that drains the pack does not listen for 'error'; without a listener an
+    // entry failing (a size mismatch) would be an uncaught exception instead of a rejection.
+    this.pack.on('error', (e: unknown) => {
+      this.failure ??= e;
+    });
     this.done = this.run(compression);
     this.done.catch((e) => {
       this.failure = e;
@@ -122,6 +127,7 @@ export class TarWriter {
         },
         (err) => (err ? reject(err) : resolve()),
       );
+      sink.on('error', reject);
       if (header.type !== 'file') return;
       void (async () => {
         try {
