@@ -48,7 +48,7 @@ function createNativeEngine(addon: NativeAddon): Engine {
     const params = signatureParams({ ...options, fileSize: options.fileSize ?? knownLength(basis) });
     const job = new addon.Job('signature', params.magic, params.blockLength, params.strongLength);
     try {
-      yield* feedJob(job, basis, 'basis');
+      yield* feedJob(job, basis, 'making the signature');
     } finally {
       job.close();
     }
@@ -62,9 +62,9 @@ function createNativeEngine(addon: NativeAddon): Engine {
     const job = new addon.Job('delta', maxLiteral === MAX_LITERAL_2_3_2);
     try {
       // Loading the signature writes nothing; its phase ends when librsync has all of it.
-      const loading = feedJob(job, sig, 'signature');
+      const loading = feedJob(job, sig, 'reading the signature');
       while (!(await loading.next()).done);
-      yield* feedJob(job, newData, 'new data');
+      yield* feedJob(job, newData, 'making the delta');
     } finally {
       job.close();
     }
@@ -78,7 +78,7 @@ function createNativeEngine(addon: NativeAddon): Engine {
     }
     const job = new addon.Job('patch', direct);
     try {
-      yield* feedJob(job, deltaData, 'delta');
+      yield* feedJob(job, deltaData, 'applying the delta');
     } finally {
       job.close();
     }

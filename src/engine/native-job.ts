@@ -26,13 +26,13 @@ const RS_CODES: Readonly<Record<number, ErrorCode>> = {
   108: 'EPARAM', // RS_PARAM_ERROR
 };
 
-/** The error a failed step becomes; `what` names the input being read, e.g. "signature". */
+/** The error a failed step becomes; `what` says what the job was doing, e.g. "reading the signature". */
 export function nativeError(e: unknown, what: string): BackupError {
   if (e instanceof BackupError) return e;
   const rsResult = (e as { rsResult?: unknown } | null)?.rsResult;
   const message = e instanceof Error ? e.message : String(e);
   if (typeof rsResult !== 'number') {
-    return new BackupError('EINTERNAL', `native engine failed on the ${what}: ${message}`, { cause: e });
+    return new BackupError('EINTERNAL', `${what}: the native engine failed: ${message}`, { cause: e });
   }
   const code = RS_CODES[rsResult] ?? 'EINTERNAL';
   return new BackupError(code, `${what}: ${message} (librsync result ${rsResult})`, { cause: e });
@@ -52,8 +52,8 @@ async function step(job: NativeJob, input: Uint8Array, eof: boolean, what: strin
 
 /**
  * Feed all of `input` to `job`, yielding its output, until the job (or its current phase)
- * is done. `what` names the input in error messages. Output written before a failure is
- * yielded before the error is thrown, as the TypeScript engine and rdiff do.
+ * is done. `what` says what the job is doing, for error messages. Output written before a
+ * failure is yielded before the error is thrown, as the TypeScript engine and rdiff do.
  */
 export async function* feedJob(job: NativeJob, input: ByteSource, what: string): AsyncGenerator<Uint8Array, void, undefined> {
   for await (const chunk of chunksOf(input)) {
