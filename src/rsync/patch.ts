@@ -76,6 +76,7 @@ async function readParam(reader: ChunkReader, width: number, what: string): Prom
 export async function* patch(basis: PatchBasis, delta: ByteSource): AsyncGenerator<Uint8Array, void, undefined> {
   const reader = new ChunkReader(chunksOf(delta)[Symbol.asyncIterator]());
   const out = new OutputChunks();
+  const source = new BasisReader(basis);
   try {
     const magic = await reader.read(4);
     if (magic.length < 4) throw new BackupError('ETRUNCATED', 'delta ends inside its magic number');
@@ -101,7 +102,7 @@ export async function* patch(basis: PatchBasis, delta: ByteSource): AsyncGenerat
         const offset = await readParam(reader, WIDTHS[code >> 2]!, 'copy offset');
         const len = await readParam(reader, WIDTHS[code & 3]!, 'copy length');
         if (len === 0) throw new BackupError('ECORRUPT', `delta has a zero-length copy at byte ${reader.consumed}`);
-        await copyFromBasis(basis, offset, len, out);
+        await copyFromBasis(source, offset, len, out);
       } else {
         throw new BackupError('ECORRUPT', `delta has the reserved opcode 0x${op.toString(16)} at byte ${reader.consumed - 1}`);
       }
@@ -116,18 +117,66 @@ export async function* patch(basis: PatchBasis, delta: ByteSource): AsyncGenerat
   yield* out.drain(true);
 }
 
-async function copyFromBasis(basis: PatchBasis, offset: number, len: number, out: OutputChunks): Promise<void> {
+const WINDOW = 1 << 20;
+
+/**
+ * Reads of a random-access basis through a 1 MiB window: the many short COPYs of a delta of
+ * repetitive or finely edited data then cost a memory copy each instead of a system call
+ * each. A read of a window or more goes straight into the output.
+ */
+class BasisReader {
+  private window: Uint8Array | undefined;
+  private winStart = 0;
+  private winLen = 0;
+
+  constructor(private readonly basis: PatchBasis) {}
+
+  private async pread(dst: Uint8Array, at: number, n: number, pos: number): Promise<number> {
+    const basis = this.basis;
+    if (basis instanceof Uint8Array) {
+      const got = pos >= basis.length ? 0 : Math.min(n, basis.length - pos);
+      dst.set(basis.subarray(pos, pos + got), at);
+      return got;
+    }
+    // Node reads at the current file position for an unsafe integer position.
+    return pos > Number.MAX_SAFE_INTEGER ? 0 : (await basis.read(dst, at, n, pos)).bytesRead;
+  }
+
+  /** Copy `n` bytes at `pos` into `dst[at…]`; returns fewer only at the end of the basis. */
+  async read(dst: Uint8Array, at: number, n: number, pos: number): Promise<number> {
+    if (this.basis instanceof Uint8Array || n >= WINDOW) {
+      let done = 0;
+      while (done < n) {
+        const got = await this.pread(dst, at + done, n - done, pos + done);
+        if (got === 0) break;
+        done += got;
+      }
+      return done;
+    }
+    let done = 0;
+    while (done < n) {
+      const p = pos + done;
+      if (!this.window || p < this.winStart || p >= this.winStart + this.winLen) {
+        this.window ??= new Uint8Array(WINDOW);
+        this.winStart = p;
+        this.winLen = await this.pread(this.window, 0, WINDOW, p);
+        if (this.winLen === 0) break;
+      }
+      const from = p - this.winStart;
+      const take = Math.min(n - done, this.winLen - from);
+      dst.set(this.window.subarray(from, from + take), at + done);
+      done += take;
+    }
+    return done;
+  }
+}
+
+async function copyFromBasis(basis: BasisReader, offset: number, len: number, out: OutputChunks): Promise<void> {
   let pos = offset;
   let left = len;
   while (left > 0) {
     const room = Math.min(out.room(), left);
-    let got: number;
-    if (basis instanceof Uint8Array) {
-      got = pos >= basis.length ? 0 : Math.min(room, basis.length - pos);
-      out.buf.set(basis.subarray(pos, pos + got), out.len);
-    } else {
-      got = pos > Number.MAX_SAFE_INTEGER ? 0 : (await basis.read(out.buf, out.len, room, pos)).bytesRead;
-    }
+    const got = await basis.read(out.buf, out.len, room, pos);
     out.len += got;
     pos += got;
     left -= got;
