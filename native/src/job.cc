@@ -10,7 +10,7 @@
 // (a failed step rejects with an Error carrying `rsResult` and any `out` written first).
 //
 // Each step is one Napi::AsyncWorker: on a worker thread it calls rs_job_iter over the
-// given input until librsync needs more input, has filled kStepOutput bytes of output,
+// given input until librsync needs more input, has filled its output space (see job.h),
 // finished, or failed. JavaScript yields the output, passes the unconsumed rest of the
 // input to the next step, and reads the next chunk of its source when all is consumed.
 // So the event loop never runs librsync, memory stays bounded by one input chunk plus one
@@ -58,11 +58,12 @@ class StepWorker : public Napi::AsyncWorker {
         deferred_(Napi::Promise::Deferred::New(env)),
         self_(Napi::Persistent(self)),
         input_(Napi::Persistent(input)),
-        output_(Napi::Persistent(Napi::Buffer<char>::New(env, kStepOutput))),
+        output_(Napi::Persistent(Napi::Buffer<char>::New(env, job->OutputCapacity()))),
         in_(reinterpret_cast<const char*>(input.Data())),
         len_(input.ElementLength()),
         eof_(eof) {
     out_.data = output_.Value().Data();
+    out_.capacity = output_.Value().Length();
   }
 
   Napi::Promise Promise() { return deferred_.Promise(); }
@@ -105,7 +106,7 @@ class StepWorker : public Napi::AsyncWorker {
   // a caller who keeps them does not keep the whole buffer alive.
   Napi::Value TakeOutput(Napi::Env env) {
     Napi::Buffer<char> buffer = output_.Value();
-    if (out_.length < kStepOutput / 4) return Napi::Buffer<char>::Copy(env, out_.data, out_.length);
+    if (out_.length < out_.capacity / 4) return Napi::Buffer<char>::Copy(env, out_.data, out_.length);
     return Napi::Uint8Array::New(env, out_.length, buffer.ArrayBuffer(), buffer.ByteOffset());
   }
 
@@ -133,7 +134,7 @@ int32_t Job::Live() { return liveJobs.load(); }
 
 // new Job('signature', magic, blockLength, strongLength)
 // new Job('delta', legacySlack)       -- legacySlack: librsync <= 2.3.2 slack buffers
-// new Job('patch', fd | Uint8Array)
+// new Job('patch', fd, fileHandle) | new Job('patch', Uint8Array)
 Job::Job(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Job>(info) {
   Napi::Env env = info.Env();
   std::string kind = info[0].As<Napi::String>();
@@ -147,15 +148,16 @@ Job::Job(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Job>(info) {
     job_ = rs_loadsig_begin(&sig_);
   } else if (kind == "patch") {
     phase_ = Phase::Patch;
-    if (info[1].IsNumber()) {
+    if (info[1].IsNumber() && info[2].IsObject()) {
       basis_.fd = info[1].As<Napi::Number>().Int32Value();
+      basisRef_ = Napi::Persistent(info[2].As<Napi::Object>());
     } else if (info[1].IsTypedArray() && info[1].As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array) {
       Napi::Uint8Array bytes = info[1].As<Napi::Uint8Array>();
       basis_.data = bytes.Data();
       basis_.size = bytes.ElementLength();
-      basisRef_ = Napi::Persistent(bytes);
+      basisRef_ = Napi::Persistent(bytes.As<Napi::Object>());
     } else {
-      throw Napi::TypeError::New(env, "patch basis must be a file descriptor or a Uint8Array");
+      throw Napi::TypeError::New(env, "patch basis must be a file descriptor and its owner, or a Uint8Array");
     }
     job_ = rs_patch_begin(Basis::Copy, &basis_);
   } else {
@@ -237,10 +239,10 @@ rs_result Job::Run(const char* in, size_t len, bool eof, StepOutput& out) {
     buffers.avail_in = feed.length;
     buffers.eof_in = feed.eof ? 1 : 0;
     buffers.next_out = out.data + out.length;
-    buffers.avail_out = kStepOutput - out.length;
+    buffers.avail_out = out.capacity - out.length;
     rs_result r = rs_job_iter(job_, &buffers);
     size_t took = feed.length - buffers.avail_in;
-    size_t wrote = (kStepOutput - out.length) - buffers.avail_out;
+    size_t wrote = (out.capacity - out.length) - buffers.avail_out;
     out.length += wrote;
     if (feed.staged) {
       stageOffset_ += took;

@@ -45,7 +45,9 @@ export interface NativeAddon {
   readonly Job: {
     new (kind: 'signature', magic: number, blockLength: number, strongLength: number): NativeJob;
     new (kind: 'delta', legacySlack: boolean): NativeJob;
-    new (kind: 'patch', basis: number | Uint8Array): NativeJob;
+    new (kind: 'patch', basis: Uint8Array): NativeJob;
+    /** `owner` (the FileHandle) is kept alive while the job may read its descriptor `fd`. */
+    new (kind: 'patch', fd: number, owner: object): NativeJob;
   };
   /** Jobs whose librsync state is still allocated (for leak tests). */
   liveJobs(): number;

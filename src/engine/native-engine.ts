@@ -34,9 +34,8 @@ export function librsyncMaxLiteral(version: string): number {
   return before233 ? MAX_LITERAL_2_3_2 : MAX_LITERAL_2_3_3;
 }
 
-/** The file descriptor or bytes librsync can read `basis` from directly, if any. */
-function directBasis(basis: PatchBasis): number | Uint8Array | undefined {
-  if (basis instanceof Uint8Array) return basis;
+/** The descriptor of a basis that is an open file handle, if it is one. */
+function basisFd(basis: PatchBasis): number | undefined {
   const fd = (basis as { fd?: unknown } | null)?.fd;
   return typeof fd === 'number' && Number.isInteger(fd) && fd >= 0 && fd <= 0x7fffffff ? fd : undefined;
 }
@@ -71,12 +70,14 @@ function createNativeEngine(addon: NativeAddon): Engine {
   }
 
   async function* patch(basis: PatchBasis, deltaData: ByteSource): AsyncGenerator<Uint8Array, void, undefined> {
-    const direct = directBasis(basis);
-    if (direct === undefined) {
+    const fd = basisFd(basis);
+    if (!(basis instanceof Uint8Array) && fd === undefined) {
       yield* jsEngine.patch(basis, deltaData);
       return;
     }
-    const job = new addon.Job('patch', direct);
+    // A file handle goes along with its descriptor, so it cannot be collected (and its
+    // descriptor closed, or reused for another file) while librsync reads from it.
+    const job = basis instanceof Uint8Array ? new addon.Job('patch', basis) : new addon.Job('patch', fd!, basis);
     try {
       yield* feedJob(job, deltaData, 'applying the delta');
     } finally {

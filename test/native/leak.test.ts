@@ -56,10 +56,10 @@ describeNative('native engine: librsync state is freed', ({ engine, addon }) => 
   });
 
   it('an iterator abandoned mid-stream (return()) frees its job at once', async () => {
-    // 64 COPY commands of the whole 64 KiB basis: 4 MiB of output, several steps of it.
+    // 256 COPY commands of the whole 64 KiB basis: 16 MiB of output, several steps of it.
     const copyAll = [0x47, 0, 0x00, 0x01, 0x00, 0x00];
-    const longDelta = Uint8Array.from([0x72, 0x73, 0x02, 0x36, ...Array.from({ length: 64 }, () => copyAll).flat(), 0]);
-    expect((await collect(engine.patch(BASIS, longDelta))).length).toBe(64 * 65536);
+    const longDelta = Uint8Array.from([0x72, 0x73, 0x02, 0x36, ...Array.from({ length: 256 }, () => copyAll).flat(), 0]);
+    expect((await collect(engine.patch(BASIS, longDelta))).length).toBe(256 * 65536);
     const sig = await collect(engine.signature(BASIS));
     const abandon = async (it: AsyncIterable<Uint8Array>) => {
       const iter = it[Symbol.asyncIterator]();
