@@ -2,9 +2,9 @@
  * The files the golden suites run: basis files of three characters and, for each, new
  * versions that exercise every path of the delta scan (full match, edits that shift or do
  * not shift data, no match at all and runs longer than one literal command, the short last
- * block, repeated blocks, tiny and empty files). Sizes stay near 100 KB so hundreds of
- * combinations run in seconds; the basis sizes exceed 64 KiB so that `-b 0` picks a block
- * length other than 256 for some of them.
+ * block, repeated blocks, tiny and empty files). Sizes stay at tens of KB so thousands of
+ * combinations run in seconds; the random basis is over 144 KiB so that `-b 0` picks a
+ * block length other than 256 (384), and the no-match file is over one 32 KiB literal run.
  */
 import {
   changedTail,
@@ -35,7 +35,7 @@ function versionsOf(basis: Uint8Array, seed: number): Named[] {
     { name: 'scattered-edits', data: scatteredOverwrites(basis, seed + 1, 12) },
     { name: 'inserts', data: insertions(basis, seed + 2, 6) },
     { name: 'deletes', data: deletions(basis, seed + 3, 6) },
-    { name: 'no-match', data: randomData(seed + 4, 80_000) },
+    { name: 'no-match', data: randomData(seed + 4, 40_000) },
     { name: 'changed-tail', data: changedTail(basis, seed + 5, 3000, 500) },
     { name: 'repeated-blocks', data: repeatedBlocks(basis, 1000, 1000, 30) },
     { name: 'suffix', data: basis.subarray(basis.length - 5000) },
@@ -48,8 +48,8 @@ function versionsOf(basis: Uint8Array, seed: number): Named[] {
 /** Every basis with its versions, including an empty basis. */
 export function goldenCorpus(): Family[] {
   const random = randomData(101, 150_000);
-  const log = logText(102, 100_003);
-  const repetitive = repetitiveData(103, 70_001);
+  const log = logText(102, 50_003);
+  const repetitive = repetitiveData(103, 40_001);
   return [
     { basis: { name: 'random', data: random }, versions: versionsOf(random, 1000) },
     { basis: { name: 'log', data: log }, versions: versionsOf(log, 2000) },

@@ -12,7 +12,7 @@ import { collect, inChunks } from '../helpers/streams.js';
 
 describe('chunk boundaries do not change output', () => {
   forEachEngine((engine) => {
-    it.prop([basisAndNewArb, sigOptionsArb, chunkSizesArb, chunkSizesArb, chunkSizesArb, chunkSizesArb], { numRuns: 200 })(
+    it.prop([basisAndNewArb, sigOptionsArb, chunkSizesArb, chunkSizesArb, chunkSizesArb, chunkSizesArb], { numRuns: 100 })(
       'signature, delta and patch over re-chunked streams',
       async ({ basis, data }, options, basisSizes, sigSizes, newSizes, deltaSizes) => {
         const sig = await collect(engine.signature(basis, options));
@@ -25,10 +25,11 @@ describe('chunk boundaries do not change output', () => {
       },
     );
 
-    it.prop([basisAndNewArb, chunkSizesArb], { numRuns: 50 })('one byte at a time for the new data', async ({ basis, data }, sigSizes) => {
+    it.prop([basisAndNewArb, chunkSizesArb], { numRuns: 25 })('one byte at a time for the new data', async ({ basis, data }, sigSizes) => {
       const sig = await collect(engine.signature(basis, { blockLength: 64 }));
-      const delta = await collect(engine.delta(sig, data.subarray(0, 3000)));
-      expect(sameBytes(await collect(engine.delta(inChunks(sig, sigSizes), inChunks(data.subarray(0, 3000), [1]))), delta)).toBe('same');
+      const head = data.subarray(0, 400);
+      const delta = await collect(engine.delta(sig, head));
+      expect(sameBytes(await collect(engine.delta(inChunks(sig, sigSizes), inChunks(head, [1]))), delta)).toBe('same');
     });
   });
 });

@@ -11,7 +11,7 @@ import { collect } from '../helpers/streams.js';
 
 describe('patch(basis, delta(signature(basis), new)) = new', () => {
   forEachEngine((engine) => {
-    it.prop([basisAndNewArb, sigOptionsArb, fc.constantFrom(undefined, 65533, 1, 100)], { numRuns: 300 })(
+    it.prop([basisAndNewArb, sigOptionsArb, fc.constantFrom(undefined, 65533, 1, 100)], { numRuns: 200 })(
       'for any basis, edits, signature options and literal limit',
       async ({ basis, data }, options, maxLiteral) => {
         const sig = await collect(engine.signature(basis, options));
