@@ -1,6 +1,7 @@
 import { open, writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { DeltaWriter } from '../../src/rsync/delta-writer.js';
+import { patch } from '../../src/rsync/patch.js';
 import { sameBytes } from '../helpers/bytes.js';
 import { Prng, randomData } from '../helpers/data.js';
 import { forEachEngine } from '../helpers/engines.js';
@@ -55,5 +56,41 @@ describe('patch', () => {
       for await (const chunk of engine.patch(BASIS, delta)) if (chunk.length > 0) chunks++;
       expect(chunks).toBeLessThanOrEqual(Math.ceil(result.length / 65536) + 1);
     });
+  });
+});
+
+describe('patch memory', () => {
+  const dir = useTempDir();
+
+  // A COPY was gathered whole before any of it was handed out, so patching a file whose
+  // delta is one multi-gigabyte COPY held gigabytes (found by the large-file test).
+  it('hands out a long COPY while reading it, not after', async () => {
+    const size = 64 << 20;
+    await writeFile(dir.file('big'), Buffer.concat([BASIS, BASIS, BASIS, BASIS]).subarray(0, 12 << 20));
+    const handle = await open(dir.file('big'), 'r+');
+    try {
+      await handle.truncate(size);
+      let read = 0;
+      const counting = {
+        read: async (buffer: Uint8Array, offset: number, length: number, position: number) => {
+          const r = await handle.read(buffer, offset, length, position);
+          read += r.bytesRead;
+          return r;
+        },
+      };
+      const w = new DeltaWriter();
+      w.copy(0, size);
+      w.end();
+      let readAtFirstChunk = -1;
+      let total = 0;
+      for await (const chunk of patch(counting, Buffer.concat(w.take(true)))) {
+        if (readAtFirstChunk < 0) readAtFirstChunk = read;
+        total += chunk.length;
+      }
+      expect(total).toBe(size);
+      expect(readAtFirstChunk).toBeLessThanOrEqual(4 << 20);
+    } finally {
+      await handle.close();
+    }
   });
 });
