@@ -78,14 +78,17 @@ function fileSize(path) {
   return statSync(path).size;
 }
 
+// Files are read as the file helpers (signatureFile, deltaFile, patchFile) read them.
+const READ = { reuse: true };
+
 /** The engine operation `op` on the given files, output discarded. */
 async function runEngine(engine, op, files) {
   const e = selectEngine(engine);
-  if (op === 'signature') return drain(e.signature(readFileChunks(files.basis), { fileSize: fileSize(files.basis) }));
-  if (op === 'delta') return drain(e.delta(readFileChunks(files.sig), readFileChunks(files.newFile)));
+  if (op === 'signature') return drain(e.signature(readFileChunks(files.basis, READ), { fileSize: fileSize(files.basis) }));
+  if (op === 'delta') return drain(e.delta(readFileChunks(files.sig, READ), readFileChunks(files.newFile, READ)));
   const handle = await open(files.basis, 'r');
   try {
-    return await drain(e.patch(handle, readFileChunks(files.delta)));
+    return await drain(e.patch(handle, readFileChunks(files.delta, READ)));
   } finally {
     await handle.close();
   }

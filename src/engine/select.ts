@@ -42,7 +42,16 @@ export function selectEngine(choice?: EngineChoice, operation?: EngineOperation)
   return native.engine && autoPrefersNative(operation) ? native.engine : jsEngine;
 }
 
-/** Under `auto`, where the benchmark shows librsync ahead of the TypeScript engine. */
+/**
+ * Under `auto`, the operations where the benchmark (`bench/parallel.mjs`, figures in
+ * `bench/RESULTS-native.md`) shows librsync ahead of the TypeScript engine:
+ * - signature: as fast on one file, and it runs off the event loop, so files in parallel
+ *   use more than one core;
+ * - patch: faster (librsync copies the basis with `pread` straight into the output);
+ * - not delta: librsync 2.3.2 is ahead only when blocks match, and 1.5x behind when
+ *   nothing matches, where the TypeScript engine's per-byte filter wins.
+ * Without an operation (a caller that will use the engine for anything), the TypeScript one.
+ */
 function autoPrefersNative(operation?: EngineOperation): boolean {
-  return operation !== undefined;
+  return operation === 'signature' || operation === 'patch';
 }
