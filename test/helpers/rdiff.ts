@@ -6,6 +6,13 @@
 import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { ErrorCode } from '../../src/errors.js';
+
+/**
+ * rdiff's exit status for each engine error (format doc §2, §7), written out here rather
+ * than taken from src/errors.ts so the tests check that mapping instead of repeating it.
+ */
+export const RDIFF_EXIT: Partial<Record<ErrorCode, number>> = { EIO: 100, ETRUNCATED: 103, EBADMAGIC: 104, ECORRUPT: 106, EPARAM: 108 };
 
 /** The outcome of one rdiff run. */
 export interface RdiffResult {

@@ -35,8 +35,8 @@ export async function* inChunks(data: Uint8Array, sizes: readonly number[]): Asy
   let i = 0;
   while (at < data.length) {
     const n = Math.max(1, sizes[Math.min(i++, sizes.length - 1)]!);
-    // A copy, so an engine that kept a reference to an earlier chunk would see it change
-    // only if it mutated it, never because the caller reused a buffer.
+    // Each chunk gets its own ArrayBuffer, as chunks from a real stream do, so an engine that
+    // wrongly looked past a chunk's end through `.buffer` would not find the next bytes there.
     yield data.slice(at, at + n);
     at += n;
   }

@@ -12,7 +12,7 @@ import { isBackupError, type ErrorCode } from '../../src/errors.js';
 import { sameBytes } from '../helpers/bytes.js';
 import { randomData } from '../helpers/data.js';
 import { forEachEngine } from '../helpers/engines.js';
-import { runRdiff } from '../helpers/rdiff.js';
+import { RDIFF_EXIT, runRdiff } from '../helpers/rdiff.js';
 import { collectOutcome, inChunks } from '../helpers/streams.js';
 import { requireTool, useTempDir } from '../helpers/tools.js';
 
@@ -82,17 +82,12 @@ describe.skipIf(rdiff.skip)(`rdiff patch exits as our error codes say${rdiff.not
     await writeFile(dir.file('basis'), BASIS);
     await writeFile(dir.file('delta'), Uint8Array.from(c.delta));
     const r = await runRdiff(['-f', 'patch', dir.file('basis'), dir.file('delta'), dir.file('out')]);
-    expect(c.rdiffExits ?? [c.code ? exitCodeOf(c.code) : 0], r.stderr).toContain(r.code);
+    expect(c.rdiffExits ?? [c.code ? RDIFF_EXIT[c.code] : 0], r.stderr).toContain(r.code);
     const out = await readFile(dir.file('out'));
     if (c.code) expect(sameBytes(out, c.output.subarray(0, out.length)), 'rdiff partial output').toBe('same');
     else expect(sameBytes(out, c.output)).toBe('same');
   });
 });
-
-const EXIT: Partial<Record<ErrorCode, number>> = { ETRUNCATED: 103, EBADMAGIC: 104, ECORRUPT: 106 };
-function exitCodeOf(code: ErrorCode): number {
-  return EXIT[code]!;
-}
 
 describe('corrupt deltas', () => {
   forEachEngine((engine) => {
@@ -121,7 +116,7 @@ describe('corrupt deltas', () => {
           return;
         }
         expect(isBackupError(outcome.error, c.code), String(outcome.error)).toBe(true);
-        expect((outcome.error as { exitCode: number }).exitCode).toBe(exitCodeOf(c.code));
+        expect((outcome.error as { exitCode: number }).exitCode).toBe(RDIFF_EXIT[c.code]);
         // librsync, like rdiff, may still hold what it had produced when it fails; the
         // TypeScript engine promises to hand out every byte that did exist.
         const want = engine.name === 'js' ? c.output : c.output.subarray(0, outcome.bytes.length);

@@ -11,13 +11,12 @@ import { signature } from '../../src/rsync/signature.js';
 import { sameBytes } from '../helpers/bytes.js';
 import { randomData, scatteredOverwrites } from '../helpers/data.js';
 import { forEachEngine } from '../helpers/engines.js';
-import { runRdiff } from '../helpers/rdiff.js';
+import { RDIFF_EXIT, runRdiff } from '../helpers/rdiff.js';
 import { collect, collectOutcome, inChunks } from '../helpers/streams.js';
 import { requireTool, useTempDir } from '../helpers/tools.js';
 
 const BASIS = randomData(8, 1000);
 const NEW = scatteredOverwrites(BASIS, 9, 3);
-const EXIT: Partial<Record<ErrorCode, number>> = { ETRUNCATED: 103, EBADMAGIC: 104, ECORRUPT: 106, EPARAM: 108 };
 
 const u32 = (v: number) => [v >>> 24, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff];
 const header = (magic: number, blockLength: number, strongLength: number) => [...u32(magic), ...u32(blockLength), ...u32(strongLength)];
@@ -82,7 +81,7 @@ describe.skipIf(rdiff.skip)(`corrupt signatures${rdiff.note}`, () => {
   });
 
   it.each(CASES)('rdiff delta: $name', (c) => {
-    expect(rdiffDeltas.get(c.name)!.code).toBe(c.code ? EXIT[c.code] : 0);
+    expect(rdiffDeltas.get(c.name)!.code).toBe(c.code ? RDIFF_EXIT[c.code] : 0);
   });
 
   forEachEngine((engine) => {
@@ -92,7 +91,7 @@ describe.skipIf(rdiff.skip)(`corrupt signatures${rdiff.note}`, () => {
         const outcome = await collectOutcome(engine.delta(inChunks(sig, chunking), NEW));
         if (c.code) {
           expect(isBackupError(outcome.error, c.code), `${String(outcome.error)} (chunks ${chunking})`).toBe(true);
-          expect((outcome.error as { exitCode: number }).exitCode).toBe(EXIT[c.code]);
+          expect((outcome.error as { exitCode: number }).exitCode).toBe(RDIFF_EXIT[c.code]);
         } else {
           expect(outcome.error, `chunks ${chunking}`).toBeUndefined();
           expect(sameBytes(outcome.bytes, rdiffDeltas.get(c.name)!.delta), `chunks ${chunking}`).toBe('same');
