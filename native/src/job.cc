@@ -176,7 +176,8 @@ void Job::Free() {
   job_ = nullptr;
   sig_ = nullptr;
   basisRef_.Reset();
-  std::vector<char>().swap(stage_);
+  stage_.reset();
+  stageSize_ = 0;
   if (live_) {
     live_ = false;
     liveJobs--;
@@ -219,15 +220,15 @@ Job::Feed Job::NextFeed(const char* in, size_t len, bool eof, size_t& consumed) 
   }
   if (stageOffset_ == stageLength_) stageOffset_ = stageLength_ = 0;
   // Top up the stage only before librsync has started on it: it may keep pointing into it.
-  if (stageOffset_ == 0 && stageLength_ < stage_.size()) {
-    size_t take = std::min(stage_.size() - stageLength_, len - consumed);
-    std::copy(in + consumed, in + consumed + take, stage_.data() + stageLength_);
+  if (stageOffset_ == 0 && stageLength_ < stageSize_) {
+    size_t take = std::min(stageSize_ - stageLength_, len - consumed);
+    std::copy(in + consumed, in + consumed + take, stage_.get() + stageLength_);
     stageLength_ += take;
     consumed += take;
   }
   bool last = eof && consumed == len;
-  bool starved = stageOffset_ == 0 && stageLength_ < stage_.size() && !last;
-  return {stage_.data() + stageOffset_, stageLength_ - stageOffset_, last, true, starved};
+  bool starved = stageOffset_ == 0 && stageLength_ < stageSize_ && !last;
+  return {stage_.get() + stageOffset_, stageLength_ - stageOffset_, last, true, starved};
 }
 
 rs_result Job::Run(const char* in, size_t len, bool eof, StepOutput& out) {
@@ -280,7 +281,10 @@ rs_result Job::BeginDelta() {
   feedLimit_ = std::max(kDeltaFeed, 4 * blockLength);
   if (blocks == 0) {
     slack_ = true;
-    stage_.resize(legacySlack_ ? blockLength : 4 * (65536 + blockLength));
+    stageSize_ = legacySlack_ ? blockLength : 4 * (65536 + blockLength);
+    // Uninitialised, so a huge block length from a hostile signature costs address space,
+    // not memory: only the pages input is actually staged into are ever touched.
+    stage_.reset(new char[stageSize_]);
   }
   return RS_DONE;
 }

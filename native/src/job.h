@@ -7,7 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <vector>
+#include <memory>
 
 #include "basis.h"
 
@@ -84,7 +84,8 @@ class Job : public Napi::ObjectWrap<Job> {
 
   bool legacySlack_ = true;
   bool slack_ = false;
-  std::vector<char> stage_;
+  std::unique_ptr<char[]> stage_;
+  size_t stageSize_ = 0;
   size_t stageLength_ = 0;
   size_t stageOffset_ = 0;
 

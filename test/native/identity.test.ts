@@ -113,6 +113,15 @@ describeNative(`native engine: same bytes as js and rdiff${rdiff.note}`, ({ engi
     }
   });
 
+  it('an empty signature with a 2 GiB block length costs no more memory than its input', async () => {
+    const sig = Uint8Array.of(0x72, 0x73, 0x01, 0x47, 0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 32);
+    const next = randomData(33, 100_000);
+    const before = process.memoryUsage.rss();
+    const native = await collect(engine.delta(sig, next));
+    expect((process.memoryUsage.rss() - before) / 2 ** 20).toBeLessThan(64);
+    expect(sameBytes(native, await collect(jsEngine.delta(sig, next)))).toBe('same');
+  });
+
   it('eight jobs at once give the results of eight jobs one at a time', async () => {
     const files = Array.from({ length: 8 }, (_, i) => randomData(40 + i, 3_000_000 + i * 1000));
     const serial: Buffer[] = [];
