@@ -1,22 +1,29 @@
 /**
  * Writing a tar archive (optionally gzipped) to a file, entry by entry, with backpressure.
  *
- * tar-stream formats the entries (ustar, PAX for long or unicode names, base-256 sizes past
- * 8 GiB); this module streams its output through zlib into a temporary file beside the
- * destination, hashing and counting the bytes as they go, and renames the file into place
- * only in `finish`, after an fsync. A crash leaves a stray temporary file, never a
- * half-written archive under the real name. Header metadata is best effort (tar-stream drops
- * sub-second mtimes, mis-encodes mtimes from 2038 on and clamps large uids): the backup state
- * is authoritative and the headers only serve manual recovery with GNU tar.
+ * tar-stream formats each entry (ustar, PAX for long or unicode names, base-256 sizes past
+ * 8 GiB). Every entry gets its own small pack stream, whose output is exactly that entry's
+ * header, data and padding once the two end-of-archive blocks are held back; the writer
+ * appends those bytes to the archive and adds the end-of-archive blocks itself in `finish`.
+ * Knowing where each entry's bytes start and stop is what lets compression follow content:
+ * deflating data that is already compressed (photos, archives, video) is the slowest thing a
+ * backup can do and gains nothing, so the first chunk of each large entry is sampled and,
+ * when its bytes look random, the entry goes into a gzip member of stored (level 0) blocks.
+ * A gzip file may hold any number of members (RFC 1952 §2.2); gzip, GNU tar and node read
+ * them as one stream, so the archive is still one ordinary .tar.gz.
+ *
+ * The archive is written under a temporary name beside the destination, hashed and counted
+ * as it goes, fsync'd, and renamed into place only in `finish`: a crash leaves a stray
+ * temporary file, never a half-written archive under the real name. Header metadata is best
+ * effort (tar-stream drops sub-second mtimes, mis-encodes mtimes from 2038 on and clamps
+ * large uids): the backup state is authoritative and the headers serve manual recovery.
  */
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
+import { createGzip, type Gzip } from 'node:zlib';
 import tar from 'tar-stream';
-import { createContentHasher } from '../tree/content-hash.js';
+import { createContentHasher, type ContentHasher } from '../tree/content-hash.js';
 import { wrapIoError } from '../errors.js';
 
 /** The header of an entry being written. */
@@ -46,75 +53,130 @@ export type Compression = 'gzip' | 'none';
 
 /** Latest time tar-stream encodes correctly (2038-01-19). */
 const MAX_HEADER_SECONDS = 2 ** 31 - 1;
-/** gzip level: deltas and archives are written once per backup and speed matters more than the last percent. */
+/** Two zero blocks end a tar archive. */
+const END_OF_ARCHIVE = 1024;
+/** gzip level for compressible data: archives are written once per backup, so speed beats the last percent. */
 const GZIP_LEVEL = 1;
+/** Entries smaller than this are deflated whatever they hold: a new gzip member costs a few bytes. */
+const SNIFF_MIN = 64 * 1024;
+/** Bytes sampled, and the entropy (bits per byte) above which a sample counts as incompressible. */
+const SNIFF_BYTES = 16 * 1024;
+const INCOMPRESSIBLE_BITS = 7.5;
+
+/** Whether `chunk` looks already compressed: the byte entropy of its first bytes is near 8 bits. */
+export function looksIncompressible(chunk: Uint8Array): boolean {
+  const n = Math.min(chunk.length, SNIFF_BYTES);
+  if (n < 1024) return false;
+  const counts = new Uint32Array(256);
+  for (let i = 0; i < n; i++) counts[chunk[i]!]!++;
+  let bits = 0;
+  for (const c of counts) if (c > 0) bits -= (c / n) * Math.log2(c / n);
+  return bits > INCOMPRESSIBLE_BITS;
+}
+
+/** One gzip member being written, and the loop copying its output to the file. */
+interface Member {
+  level: number;
+  gzip: Gzip;
+  copied: Promise<void>;
+}
 
 /** Streams entries into a tar file that appears under its name only when finished. */
 export class TarWriter {
-  private readonly pack = tar.pack();
-  private readonly done: Promise<ArchiveSummary>;
-  private failure: unknown;
   private readonly tmp: string;
-  private handle?: FileHandle;
+  private handle?: Promise<FileHandle>;
+  private hasher?: Promise<ContentHasher>;
+  private member?: Member;
+  private size = 0;
   /** Entries written. */
   entries = 0;
 
   private constructor(
     readonly path: string,
-    compression: Compression,
+    private readonly compression: Compression,
   ) {
     this.tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
-    // The iterator that drains the pack does not listen for 'error'; without a listener an
-    // entry failing (a size mismatch) would be an uncaught exception instead of a rejection.
-    this.pack.on('error', (e: unknown) => {
-      this.failure ??= e;
-    });
-    this.done = this.run(compression);
-    this.done.catch((e) => {
-      this.failure = e;
-    });
   }
 
-  /** Start writing the archive `path`. */
+  /** Start writing the archive `path`; the file is created with the first entry. */
   static create(path: string, compression: Compression = 'none'): TarWriter {
     return new TarWriter(path, compression);
   }
 
-  private async run(compression: Compression): Promise<ArchiveSummary> {
-    this.handle = await open(this.tmp, 'wx').catch((e) => {
-      throw wrapIoError(e, this.path, 'creating');
-    });
-    const hasher = await createContentHasher();
-    let size = 0;
-    const handle = this.handle;
-    const sink = async (source: AsyncIterable<Uint8Array>): Promise<void> => {
-      for await (const chunk of source) {
-        hasher.update(chunk);
-        size += chunk.length;
-        await handle.write(chunk);
-      }
-    };
-    const packed = Readable.from(this.pack as unknown as AsyncIterable<Uint8Array>, { objectMode: false });
-    try {
-      if (compression === 'gzip') await pipeline(packed, createGzip({ level: GZIP_LEVEL }), sink);
-      else await pipeline(packed, sink);
-      await handle.sync();
-    } catch (e) {
-      throw wrapIoError(e, this.path, 'writing');
-    }
-    return { size, hash: hasher.digest() };
+  /** Append bytes to the file, hashing and counting them. */
+  private async emit(chunk: Uint8Array): Promise<void> {
+    this.handle ??= open(this.tmp, 'wx');
+    this.hasher ??= createContentHasher();
+    const [fh, hasher] = await Promise.all([this.handle, this.hasher]);
+    hasher.update(chunk);
+    this.size += chunk.length;
+    await fh.write(chunk);
   }
 
-  private check(): void {
-    if (this.failure !== undefined) throw this.failure;
+  /** Append tar bytes, through the current gzip member when compressing. */
+  private async put(chunk: Uint8Array): Promise<void> {
+    if (!this.member) return this.emit(chunk);
+    const gz = this.member.gzip;
+    if (!gz.write(chunk)) {
+      await new Promise<void>((resolve, reject) => {
+        const done = (e?: Error): void => {
+          gz.off('drain', done);
+          gz.off('error', done);
+          if (e) reject(e);
+          else resolve();
+        };
+        gz.on('drain', done);
+        gz.on('error', done);
+      });
+    }
+  }
+
+  /** Make sure the current gzip member deflates at `level`, starting a new member if not. */
+  private async useLevel(level: number): Promise<void> {
+    if (this.member?.level === level) return;
+    await this.endMember();
+    const gzip = createGzip({ level, chunkSize: 256 * 1024 });
+    const copied = (async () => {
+      for await (const out of gzip) await this.emit(out as Uint8Array);
+    })();
+    copied.catch(() => undefined);
+    this.member = { level, gzip, copied };
+  }
+
+  private async endMember(): Promise<void> {
+    const m = this.member;
+    if (!m) return;
+    this.member = undefined;
+    m.gzip.end();
+    await m.copied;
   }
 
   /** Append one entry; `body` must yield exactly `header.size` bytes for a file. */
   async add(header: TarEntryHeader, body?: AsyncIterable<Uint8Array>): Promise<void> {
-    this.check();
+    try {
+      let level = GZIP_LEVEL;
+      if (this.compression === 'gzip' && body && (header.size ?? 0) >= SNIFF_MIN) {
+        const sniffed = await sniff(body);
+        body = sniffed.body;
+        if (sniffed.incompressible) level = 0;
+      }
+      if (this.compression === 'gzip') await this.useLevel(level);
+      await this.writeEntry(header, body);
+      this.entries++;
+    } catch (e) {
+      throw wrapIoError(e, this.path, 'writing');
+    }
+  }
+
+  private async writeEntry(header: TarEntryHeader, body: AsyncIterable<Uint8Array> | undefined): Promise<void> {
+    const pack = tar.pack();
     const seconds = Number(BigInt(header.mtime) / 1_000_000_000n);
+    let failed: unknown;
+    pack.on('error', (e: unknown) => {
+      failed ??= e;
+    });
     const entryDone = new Promise<void>((resolve, reject) => {
-      const sink = this.pack.entry(
+      const sink = pack.entry(
         {
           name: header.name,
           type: header.type,
@@ -132,7 +194,6 @@ export class TarWriter {
       void (async () => {
         try {
           for await (const chunk of body ?? []) {
-            this.check();
             if (!sink.write(chunk as Buffer)) await drained(sink);
           }
           (sink as unknown as { end(): void }).end();
@@ -142,37 +203,66 @@ export class TarWriter {
         }
       })();
     });
-    await Promise.race([entryDone, this.done.then(() => undefined)]).catch((e) => {
-      throw wrapIoError(e, this.path, 'writing');
-    });
-    this.entries++;
+    entryDone.then(() => pack.finalize(), () => undefined);
+    const copied = this.copyEntry(pack as unknown as AsyncIterable<Uint8Array>);
+    await Promise.all([entryDone, copied]);
+    if (failed !== undefined) throw failed;
+  }
+
+  /** Copy a one-entry pack's output, holding back its end-of-archive blocks. */
+  private async copyEntry(pack: AsyncIterable<Uint8Array>): Promise<void> {
+    let held: Uint8Array = new Uint8Array(0);
+    for await (const chunk of pack) {
+      const all = held.length === 0 ? chunk : Buffer.concat([held, chunk]);
+      const cut = Math.max(0, all.length - END_OF_ARCHIVE);
+      if (cut > 0) await this.put(all.subarray(0, cut));
+      held = all.subarray(cut);
+    }
   }
 
   /** Close the archive and rename it into place; returns its size and hash. */
   async finish(): Promise<ArchiveSummary> {
-    this.pack.finalize();
     try {
-      const summary = await this.done;
-      await this.handle?.close();
+      if (this.compression === 'gzip') await this.useLevel(GZIP_LEVEL);
+      await this.put(new Uint8Array(END_OF_ARCHIVE));
+      await this.endMember();
+      const fh = await (this.handle ??= open(this.tmp, 'wx'));
+      const hasher = await (this.hasher ??= createContentHasher());
+      await fh.sync();
+      await fh.close();
       this.handle = undefined;
-      await rename(this.tmp, this.path).catch((e) => {
-        throw wrapIoError(e, this.path, 'renaming into');
-      });
-      return summary;
+      await rename(this.tmp, this.path);
+      return { size: this.size, hash: hasher.digest() };
     } catch (e) {
       await this.abort();
-      throw e;
+      throw wrapIoError(e, this.path, 'writing');
     }
   }
 
   /** Stop and remove the temporary file. */
   async abort(): Promise<void> {
-    this.pack.destroy();
-    await this.done.catch(() => undefined);
-    await this.handle?.close().catch(() => undefined);
+    this.member?.gzip.destroy();
+    await this.member?.copied.catch(() => undefined);
+    this.member = undefined;
+    const fh = await this.handle?.catch(() => undefined);
+    await fh?.close().catch(() => undefined);
     this.handle = undefined;
     await rm(this.tmp, { force: true }).catch(() => undefined);
   }
+}
+
+/** Peek at the first chunk of `body`: whether it looks incompressible, and the whole body again. */
+async function sniff(body: AsyncIterable<Uint8Array>): Promise<{ incompressible: boolean; body: AsyncIterable<Uint8Array> }> {
+  const it = body[Symbol.asyncIterator]();
+  const first = await it.next();
+  return {
+    incompressible: !first.done && looksIncompressible(first.value),
+    body: (async function* () {
+      if (first.done) return;
+      yield first.value;
+      for (let n = await it.next(); !n.done; n = await it.next()) yield n.value;
+    })(),
+  };
 }
 
 function drained(sink: NodeJS.WritableStream): Promise<void> {
