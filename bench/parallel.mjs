@@ -1,14 +1,18 @@
 #!/usr/bin/env node
 // node bench/parallel.mjs (after `npm run build` and `npm run build:native`)
 //
-// What the native engine buys. librsync runs its jobs on the libuv thread pool, so several
-// files can be processed at once, on as many cores as there are; the TypeScript engine runs
-// on the one JavaScript thread whatever the concurrency. Two measurements:
+// What the native engine buys, and where `auto` should use it. librsync runs each job on
+// the libuv thread pool, so several files are processed at once on as many cores as there
+// are, and the event loop stays free; the TypeScript engine spreads one large file (16 MiB
+// and more) over its worker pool but runs smaller ones on the JavaScript thread.
 //
 // 1. Signatures of PAR_FILES (8) files of PAR_MB (64) MiB each, all at once vs one after the
-//    other, per engine: total MB/s and the parallel/serial ratio.
+//    other, per engine, and as separate rdiff processes (the machine's own ceiling): total
+//    MB/s and the parallel/serial ratio.
 // 2. One SINGLE_MB (256) MiB file: signature, delta when blocks match (scattered edits),
 //    delta when nothing matches (an unrelated file), and patch, for native, js and `rdiff`.
+// 3. Files of 64 KiB, 1 MiB and 8 MiB one at a time (100 bytes changed in each), native
+//    and js: where the cost of starting a job shows.
 //
 // Every figure is the best of BENCH_RUNS (2) runs; MB/s is 10^6 bytes of input (the basis
 // for signature, the new file for delta, the output for patch) per second. Output is
@@ -142,7 +146,7 @@ async function best(fn) {
   return { wall, cpu };
 }
 
-const mbps = (bytes, ms) => (Number.isFinite(ms) ? (bytes / 1e6 / (ms / 1000)).toFixed(0) : '-').padStart(5);
+const mbps = (bytes, ms) => (Number.isFinite(ms) && ms > 0 ? (bytes / 1e6 / (ms / 1000)).toFixed(0) : '-').padStart(5);
 
 // ---- 1. parallel signatures ------------------------------------------------------------
 
@@ -169,6 +173,12 @@ for (const [name, one] of Object.entries(parallelRuns)) {
 
 // ---- 2. one file: native vs js vs rdiff ------------------------------------------------
 
+async function write(path, iterable) {
+  const parts = [];
+  for await (const chunk of iterable) parts.push(chunk);
+  writeFileSync(path, Buffer.concat(parts));
+}
+
 const sig = join(dir, `basis-${SINGLE_MB}m.sig`);
 const deltaMatch = join(dir, `edited-${SINGLE_MB}m.delta`);
 const deltaNoMatch = join(dir, `unrelated-${SINGLE_MB}m.delta`);
@@ -178,11 +188,6 @@ if (haveRdiff) {
   prepare(['delta', sig, edited, deltaMatch]);
   prepare(['delta', sig, unrelated, deltaNoMatch]);
 } else {
-  const write = async (path, iterable) => {
-    const parts = [];
-    for await (const chunk of iterable) parts.push(chunk);
-    writeFileSync(path, Buffer.concat(parts));
-  };
   const js = selectEngine('js');
   await write(sig, js.signature(readFileChunks(basis), { fileSize: fileSize(basis) }));
   await write(deltaMatch, js.delta(readFileChunks(sig), readFileChunks(edited)));
@@ -208,3 +213,31 @@ for (const c of cases) {
   );
 }
 console.log('ratios are of wall-clock throughput: above 1 means native is faster');
+
+// ---- 3. smaller files, one at a time --------------------------------------------------
+
+console.log('\n3. files one at a time, by size (MB/s by wall clock)');
+console.log('files            signature native | js   delta native | js   patch native | js');
+for (const [size, count] of [[64 * 1024, 400], [MiB, 64], [8 * MiB, 8]]) {
+  const name = (what) => join(dir, `small-${size}-${what}`);
+  const files = { basis: name('basis'), newFile: name('new'), sig: name('sig'), delta: name('delta') };
+  writeRandom(files.basis, size, 300);
+  writeRandom(files.newFile, size, 300, (chunk, at) => {
+    const middle = size / 2 - at;
+    if (middle >= 0 && middle < chunk.length) chunk.fill(7, middle, middle + 100);
+  });
+  const js = selectEngine('js');
+  await write(files.sig, js.signature(readFileChunks(files.basis), { fileSize: size }));
+  await write(files.delta, js.delta(readFileChunks(files.sig), readFileChunks(files.newFile)));
+  const row = [];
+  for (const op of ['signature', 'delta', 'patch']) {
+    for (const engine of ['native', 'js']) {
+      const t = await best(async () => {
+        for (let i = 0; i < count; i++) await runEngine(engine, op, files);
+      });
+      row.push(mbps(size * count, t.wall));
+    }
+  }
+  const label = `${count} x ${size >= MiB ? `${size / MiB} MiB` : `${size / 1024} KiB`}`;
+  console.log(`${label.padEnd(16)} ${row[0]}   | ${row[1]}        ${row[2]} | ${row[3]}        ${row[4]} | ${row[5]}`);
+}
