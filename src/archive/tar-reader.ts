@@ -68,7 +68,7 @@ export async function* readTar(
   const extract = tar.extract();
   const source = createReadStream(path, { highWaterMark: 1 << 20 });
   const stages: NodeJS.ReadWriteStream[] = [hashing];
-  if (compression === 'gzip') stages.push(createGunzip());
+  if (compression === 'gzip') stages.push(createGunzip({ chunkSize: 1 << 20 }));
   const piping = pipeline(source, ...(stages as [NodeJS.ReadWriteStream]), extract as unknown as NodeJS.WritableStream);
   let pipeError: unknown;
   piping.catch((e) => {

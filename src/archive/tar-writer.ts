@@ -117,18 +117,7 @@ export class TarWriter {
   private async put(chunk: Uint8Array): Promise<void> {
     if (!this.member) return this.emit(chunk);
     const gz = this.member.gzip;
-    if (!gz.write(chunk)) {
-      await new Promise<void>((resolve, reject) => {
-        const done = (e?: Error): void => {
-          gz.off('drain', done);
-          gz.off('error', done);
-          if (e) reject(e);
-          else resolve();
-        };
-        gz.on('drain', done);
-        gz.on('error', done);
-      });
-    }
+    if (!gz.write(chunk)) await drained(gz);
   }
 
   /** Make sure the current gzip member deflates at `level`, starting a new member if not. */

@@ -15,7 +15,7 @@
  * the state is written last and is the commit point. An interrupted backup leaves only
  * uncommitted files, which the next backup of the name removes.
  */
-import { stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { basename, isAbsolute, relative, resolve, sep } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { writeFileAtomic } from '../engine/files.js';
@@ -130,9 +130,11 @@ class Outputs {
     }
   }
 
+  /** Remove everything written: open archives and finished ones alike. */
   async abort(): Promise<void> {
     for (const w of this.writers.values()) await w.abort();
     this.writers.clear();
+    for (const a of this.done.splice(0)) await rm(`${this.catalog.dir}/${a.file}`, { force: true }).catch(() => undefined);
   }
 }
 
