@@ -22,6 +22,7 @@ export class Spool {
   /** `dir`: where a temporary file goes if the spool outgrows memory. */
   constructor(private readonly dir: string) {}
 
+  /** Append `chunk` (kept by reference while in memory: the caller must not reuse it). */
   async write(chunk: Uint8Array): Promise<void> {
     if (chunk.length === 0) return;
     this.size += chunk.length;

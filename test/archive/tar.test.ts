@@ -1,14 +1,15 @@
 /** Tar writing and reading: long and unicode names, compression, integrity checks, atomicity. */
 import { readdir, stat } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { readTar, TarWriter } from '../../src/archive/index.js';
+import { looksIncompressible, readTar, TarWriter } from '../../src/archive/index.js';
+import { Prng } from '../helpers/data.js';
 import { collect } from '../backup/helpers.js';
 import { withTempDir } from '../helpers/tools.js';
 
 const LONG = `${'ü'.repeat(70)}/${'n'.repeat(150)}`;
 const chunks = (...parts: string[]): AsyncIterable<Uint8Array> =>
   (async function* () {
-    for (const p of parts) yield Buffer.from(p);
+    for (const p of parts) yield Buffer.from(p, 'latin1');
   })();
 
 describe('TarWriter and readTar', () => {
@@ -48,4 +49,27 @@ describe('TarWriter and readTar', () => {
       for await (const e of readTar('/nonexistent/x.tar', 'none')) yield Buffer.from(e.name);
     })())).rejects.toMatchObject({ code: 'EMISSING' });
   });
+});
+
+describe('looksIncompressible', () => {
+  it('tells random bytes from text, and never judges a tiny sample', () => {
+    expect(looksIncompressible(new Prng(1).bytes(64 * 1024))).toBe(true);
+    expect(looksIncompressible(Buffer.from('const x = 1; // a line of code\n'.repeat(2000)))).toBe(false);
+    expect(looksIncompressible(new Prng(2).bytes(500))).toBe(false);
+  });
+
+  it('a gzip archive mixing stored and deflated members reads back as one stream', () =>
+    withTempDir(async (tmp) => {
+      const random = Buffer.from(new Prng(3).bytes(200_000));
+      const text = Buffer.from('line of text\n'.repeat(20_000));
+      const w = TarWriter.create(tmp.file('m.tar.gz'), 'gzip');
+      for (const [i, body] of [text, random, text, random].entries()) {
+        await w.add({ name: `e${i}`, type: 'file', mode: 0o644, mtime: '0', size: body.length }, chunks(body.toString('latin1')));
+      }
+      const summary = await w.finish();
+      expect(summary.size).toBeLessThan(2 * random.length + 10_000);
+      const got: number[] = [];
+      for await (const e of readTar(tmp.file('m.tar.gz'), 'gzip', summary)) got.push((await collect(e.body)).length);
+      expect(got).toEqual([text.length, random.length, text.length, random.length]);
+    }));
 });

@@ -137,6 +137,28 @@ describe('chains and ids', () => {
       expectSameTree(await snapshot(tmp.file('out')), await snapshot(tmp.file('src')));
     }));
 
+  it('restoring the tenth incremental extracts each file once and replays only the changed file\'s deltas', () =>
+    withTempDir(async (tmp) => {
+      await mkdir(tmp.file('src'));
+      const w = tmp.file('w');
+      const rng = new Prng(11);
+      for (let i = 0; i < 20; i++) await writeFile(tmp.file(`src/f${i}`), rng.bytes(20_000));
+      const data = rng.bytes(100_000);
+      await writeFile(tmp.file('src/hot'), data);
+      await fullBackup(tmp.file('src'), { workDir: w });
+      for (let round = 1; round <= 10; round++) {
+        data.set(rng.bytes(30), round * 7000);
+        await writeFile(tmp.file('src/hot'), data);
+        await utimes(tmp.file('src/hot'), 1_800_000_000 + round, 1_800_000_000 + round);
+        expect((await incrementalBackup(tmp.file('src'), { workDir: w })).stats.storedDelta).toBe(1);
+      }
+      const r = await restoreBackup('src', tmp.file('out'), { workDir: w });
+      expect(r.stats.files).toBe(21);
+      expect(r.stats.deltasApplied).toBe(10);
+      expect(r.stats.bytesWritten).toBe(20 * 20_000 + 100_000);
+      expectSameTree(await snapshot(tmp.file('out')), await snapshot(tmp.file('src')));
+    }));
+
   it('stray temporary files and uncommitted artifacts are removed by the next backup', () =>
     withTempDir(async (tmp) => {
       await mkdir(tmp.file('src'));
