@@ -15,7 +15,7 @@
  * the state is written last and is the commit point. An interrupted backup leaves only
  * uncommitted files, which the next backup of the name removes.
  */
-import { rm, stat } from 'node:fs/promises';
+import { open, rm, stat } from 'node:fs/promises';
 import { basename, isAbsolute, relative, resolve, sep } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { writeFileAtomic } from '../engine/files.js';
@@ -436,6 +436,7 @@ class BackupJob {
       yield bytes;
     })());
     this.committed = true;
+    await syncDir(this.catalog.dir);
     this.stateFile = { path, role: 'state', size: bytes.length, hash: await hashChunks([bytes]) };
     return state;
   }
@@ -450,6 +451,13 @@ class BackupJob {
   async cleanup(): Promise<void> {
     if (!this.committed) await this.outputs.abort();
   }
+}
+
+/** Make the renames in `dir` durable: without it a power cut could lose a committed state. */
+async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r').catch(() => undefined);
+  await fh?.sync().catch(() => undefined);
+  await fh?.close().catch(() => undefined);
 }
 
 /** An unchanged file's record with the metadata just read. */

@@ -199,6 +199,35 @@ describe('change detection', () => {
       expectSameTree(await snapshot(tmp.file('out')), await snapshot(tmp.file('src')));
     }));
 
+  it('a file that changes while it is read is stored as read, flagged, and read again next time', () =>
+    withTempDir(async (tmp) => {
+      await mkdir(tmp.file('src'));
+      const w = tmp.file('w');
+      const rng = new Prng(12);
+      await writeFile(tmp.file('src/b-growing.log'), rng.bytes(50_000));
+      await writeFile(tmp.file('src/z-last'), 'z');
+      await fullBackup(tmp.file('src'), { workDir: w });
+      await writeFile(tmp.file('src/b-growing.log'), rng.bytes(60_000));
+      await utimes(tmp.file('src/b-growing.log'), 1_800_000_000, 1_800_000_000);
+      const { appendFileSync } = await import('node:fs');
+      // Files needing a delta are read after the walk: growing the file when the walk reaches
+      // the last entry changes it between its lstat and its read.
+      const inc = await incrementalBackup(tmp.file('src'), {
+        workDir: w,
+        onProgress: (e) => {
+          if (e.phase === 'scan' && e.path === 'z-last') appendFileSync(tmp.file('src/b-growing.log'), 'more');
+        },
+      });
+      expect(inc.warnings.map((x) => [x.code, x.path])).toEqual([['ECHANGED', 'b-growing.log']]);
+      await restoreBackup('src', tmp.file('o1'), { workDir: w });
+      expect((await readFile(tmp.file('o1/b-growing.log'))).length).toBe(60_000);
+      const again = await incrementalBackup(tmp.file('src'), { workDir: w });
+      expect(again.stats.modified).toBe(1);
+      expect(again.warnings).toEqual([]);
+      await restoreBackup('src', tmp.file('o2'), { workDir: w });
+      expectSameTree(await snapshot(tmp.file('o2')), await snapshot(tmp.file('src')));
+    }));
+
   it('a touch without a content change stores nothing but the new mtime', () =>
     withTempDir(async (tmp) => {
       await mkdir(tmp.file('src'));
