@@ -2,14 +2,14 @@
  * The golden conformance suite: for every signature kind, block length and strong length,
  * over every basis and version of the corpus, the engine must produce rdiff's signature
  * bytes and rdiff's delta bytes, rdiff must patch the engine's delta back to the new file,
- * and the engine must patch rdiff's delta back to it. rdiff runs in one batch per
- * parameter set, and each set's files are deleted once its tests are done.
+ * and the engine must patch rdiff's delta back to it. The corpus is written once; rdiff
+ * runs in two batches per parameter set, whose outputs are deleted once its tests are done.
  */
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/engine/engine.js';
 import { sameBytes } from '../helpers/bytes.js';
-import { goldenCorpus, type SigKind } from '../helpers/corpus.js';
+import { goldenCorpus, type Family, type SigKind } from '../helpers/corpus.js';
 import { forEachEngine } from '../helpers/engines.js';
 import { rdiffBatch } from '../helpers/rdiff.js';
 import { collect } from '../helpers/streams.js';
@@ -25,8 +25,7 @@ interface CaseResult {
   rdiffPatched: Buffer;
 }
 
-function paramSet(engine: Engine, dir: TempDir, kind: SigKind, blockLength: number, strongLength: number): void {
-  const corpus = goldenCorpus();
+function paramSet(engine: Engine, dir: TempDir, corpus: Family[], kind: SigKind, blockLength: number, strongLength: number): void {
   const tag = `${kind.name}-b${blockLength}-S${strongLength}`;
   const args = [...kind.args, '-b', String(blockLength), '-S', String(strongLength)];
   const options = { weak: kind.weak, strong: kind.strong, blockLength, strongLength };
@@ -40,11 +39,9 @@ function paramSet(engine: Engine, dir: TempDir, kind: SigKind, blockLength: numb
     const f = (name: string) => `${sub}/${name}`;
     const first: string[][] = [];
     for (const { basis, versions } of corpus) {
-      await writeFile(f(basis.name), basis.data);
-      first.push([...args, 'signature', f(basis.name), f(`${basis.name}.sig`)]);
+      first.push([...args, 'signature', dir.file(basis.name), f(`${basis.name}.sig`)]);
       for (const v of versions) {
-        await writeFile(f(`${basis.name}.${v.name}`), v.data);
-        first.push(['delta', f(`${basis.name}.sig`), f(`${basis.name}.${v.name}`), f(`${basis.name}.${v.name}.rdelta`)]);
+        first.push(['delta', f(`${basis.name}.sig`), dir.file(`${basis.name}.${v.name}`), f(`${basis.name}.${v.name}.rdelta`)]);
       }
     }
     const codes = await rdiffBatch(sub, first);
@@ -57,7 +54,7 @@ function paramSet(engine: Engine, dir: TempDir, kind: SigKind, blockLength: numb
         const key = `${basis.name}.${v.name}`;
         const ours = await collect(engine.delta(theirSig, v.data));
         await writeFile(f(`${key}.delta`), ours);
-        second.push(['patch', f(basis.name), f(`${key}.delta`), f(`${key}.out`)]);
+        second.push(['patch', dir.file(basis.name), f(`${key}.delta`), f(`${key}.out`)]);
         deltas.set(key, { ours, theirs: await readFile(f(`${key}.rdelta`)), rdiffPatchCode: -1, rdiffPatched: Buffer.alloc(0) });
       }
     }
@@ -73,6 +70,8 @@ function paramSet(engine: Engine, dir: TempDir, kind: SigKind, blockLength: numb
   });
 
   afterAll(async () => {
+    sigs.clear();
+    deltas.clear();
     if (sub) await rm(sub, { recursive: true, force: true });
   });
 
@@ -100,11 +99,18 @@ function paramSet(engine: Engine, dir: TempDir, kind: SigKind, blockLength: numb
 export function goldenSuite(kinds: SigKind[]): void {
   const rdiff = requireTool('rdiff');
   describe.skipIf(rdiff.skip)(`golden conformance with rdiff${rdiff.note}`, () => {
+    const corpus = goldenCorpus();
     forEachEngine((engine) => {
       const dir = useTempDir();
+      beforeAll(async () => {
+        for (const { basis, versions } of corpus) {
+          await writeFile(dir.file(basis.name), basis.data);
+          for (const v of versions) await writeFile(dir.file(`${basis.name}.${v.name}`), v.data);
+        }
+      });
       for (const kind of kinds) {
         for (const b of BLOCK_LENGTHS) {
-          for (const s of STRONG_LENGTHS) paramSet(engine, dir, kind, b, s);
+          for (const s of STRONG_LENGTHS) paramSet(engine, dir, corpus, kind, b, s);
         }
       }
     });

@@ -29,36 +29,39 @@ const SPLICES: Splice[] = [
 ];
 const newStream = () => spliced(bigStream(SEED, SIZE), SPLICES);
 
-/** Samples the resident set size while jobs run, and keeps each job's peak growth. */
+/**
+ * Samples the resident set size while jobs run. Each job's growth is its peak over the RSS
+ * it started with, so garbage a previous job left for the collector does not count against
+ * the next one.
+ */
 class RssWatch {
-  private readonly base = process.memoryUsage().rss;
-  private peak = this.base;
-  private phasePeak = this.base;
+  private phaseStart = 0;
+  private phasePeak = 0;
+  private worst = 0;
   private readonly phases: string[] = [];
   private readonly timer = setInterval(() => this.sample(), 100);
 
   sample(): void {
-    const rss = process.memoryUsage().rss;
-    this.peak = Math.max(this.peak, rss);
-    this.phasePeak = Math.max(this.phasePeak, rss);
+    this.phasePeak = Math.max(this.phasePeak, process.memoryUsage().rss);
   }
 
-  /** Run one job, noting its peak growth over the starting RSS. */
+  /** Run one job, noting its peak growth. */
   async phase<T>(label: string, fn: () => Promise<T>): Promise<T> {
-    this.phasePeak = process.memoryUsage().rss;
+    this.phaseStart = this.phasePeak = process.memoryUsage().rss;
     try {
       return await timed(label, fn);
     } finally {
       this.sample();
-      this.phases.push(`${label} +${((this.phasePeak - this.base) / MiB).toFixed(0)} MiB`);
+      const growth = (this.phasePeak - this.phaseStart) / MiB;
+      this.worst = Math.max(this.worst, growth);
+      this.phases.push(`${label} +${growth.toFixed(0)} MiB`);
     }
   }
 
-  /** Peak growth over the starting RSS in MiB, and the growth of each job. */
+  /** The largest growth of any job in MiB, and the growth of each. */
   stop(): { growth: number; phases: string } {
     clearInterval(this.timer);
-    this.sample();
-    return { growth: (this.peak - this.base) / MiB, phases: this.phases.join(', ') };
+    return { growth: this.worst, phases: this.phases.join(', ') };
   }
 
   /** `source`, sampling RSS every 64 chunks (the timer cannot fire while a job computes). */
