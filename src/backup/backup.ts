@@ -100,7 +100,7 @@ async function runBackup(source: string, options: BackupOptions, incremental: bo
 
 /** Output archives, opened on first use so empty ones are never written. */
 class Outputs {
-  private readonly writers = new Map<ArtifactRole, TarWriter>();
+  private readonly open = new Map<ArtifactRole, { writer: TarWriter; file: string; compression: Compression }>();
   readonly done: ArtifactSummary[] = [];
 
   constructor(
@@ -110,30 +110,30 @@ class Outputs {
   ) {}
 
   writer(role: ArtifactRole): TarWriter {
-    let w = this.writers.get(role);
-    if (!w) {
+    let o = this.open.get(role);
+    if (!o) {
       const compression = role === 'sigvault' ? 'none' : this.compression;
-      w = TarWriter.create(`${this.catalog.dir}/${artifactFile(this.id, role, compression)}`, compression);
-      this.writers.set(role, w);
+      const file = artifactFile(this.id, role, compression);
+      o = { writer: TarWriter.create(`${this.catalog.dir}/${file}`, compression), file, compression };
+      this.open.set(role, o);
     }
-    return w;
+    return o.writer;
   }
 
   async finish(): Promise<void> {
     for (const role of ['sigvault', 'files', 'deltas'] as const) {
-      const w = this.writers.get(role);
-      if (!w) continue;
-      const compression = role === 'sigvault' ? 'none' : this.compression;
-      const summary = await w.finish();
-      this.writers.delete(role);
-      this.done.push({ role, file: artifactFile(this.id, role, compression), ...summary, compression, entries: w.entries });
+      const o = this.open.get(role);
+      if (!o) continue;
+      const summary = await o.writer.finish();
+      this.open.delete(role);
+      this.done.push({ role, file: o.file, ...summary, compression: o.compression, entries: o.writer.entries });
     }
   }
 
   /** Remove everything written: open archives and finished ones alike. */
   async abort(): Promise<void> {
-    for (const w of this.writers.values()) await w.abort();
-    this.writers.clear();
+    for (const o of this.open.values()) await o.writer.abort();
+    this.open.clear();
     for (const a of this.done.splice(0)) await rm(`${this.catalog.dir}/${a.file}`, { force: true }).catch(() => undefined);
   }
 }
