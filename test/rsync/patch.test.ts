@@ -2,11 +2,13 @@ import { open, writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { DeltaWriter } from '../../src/rsync/delta-writer.js';
 import { patch } from '../../src/rsync/patch.js';
+import { isBackupError } from '../../src/errors.js';
 import { sameBytes } from '../helpers/bytes.js';
 import { Prng, randomData } from '../helpers/data.js';
 import { forEachEngine } from '../helpers/engines.js';
-import { collect } from '../helpers/streams.js';
-import { useTempDir } from '../helpers/tools.js';
+import { RDIFF_EXIT, runRdiff } from '../helpers/rdiff.js';
+import { collect, collectOutcome } from '../helpers/streams.js';
+import { requireTool, useTempDir } from '../helpers/tools.js';
 
 const BASIS = randomData(61, 3 << 20);
 
@@ -45,6 +47,18 @@ describe('patch', () => {
       const handle = await open(dir.file('basis'));
       try {
         expect(sameBytes(await collect(engine.patch(handle, delta)), result)).toBe('same');
+      } finally {
+        await handle.close();
+      }
+    });
+
+    // The TypeScript engine let node's EISDIR escape as a plain Error with no exit code.
+    it('a basis that cannot be read is EIO (rdiff exits 100)', async () => {
+      const handle = await open(dir.path, 'r');
+      try {
+        const outcome = await collectOutcome(engine.patch(handle, Uint8Array.of(0x72, 0x73, 0x02, 0x36, 0x45, 0, 5, 0)));
+        expect(isBackupError(outcome.error, 'EIO'), String(outcome.error)).toBe(true);
+        expect((outcome.error as { exitCode: number }).exitCode).toBe(RDIFF_EXIT.EIO);
       } finally {
         await handle.close();
       }
@@ -92,5 +106,17 @@ describe('patch memory', () => {
     } finally {
       await handle.close();
     }
+  });
+});
+
+const rdiff = requireTool('rdiff');
+
+describe.skipIf(rdiff.skip)(`rdiff patch with an unreadable basis${rdiff.note}`, () => {
+  const dir = useTempDir();
+
+  it('exits 100 (EIO) when the basis is a directory', async () => {
+    await writeFile(dir.file('delta'), Uint8Array.of(0x72, 0x73, 0x02, 0x36, 0x45, 0, 5, 0));
+    const r = await runRdiff(['-f', 'patch', dir.path, dir.file('delta'), dir.file('out')]);
+    expect(r.code).toBe(RDIFF_EXIT.EIO);
   });
 });
