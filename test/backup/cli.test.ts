@@ -1,0 +1,48 @@
+/**
+ * `ibt backup`, `ibt restore` and `ibt list`, run as a user runs them (the built CLI in a
+ * child process): output, exit codes, and typed errors printed as `ibt: CODE: message`.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { withTempDir } from '../helpers/tools.js';
+
+const CLI = resolve('dist/cli/main.js');
+const built = existsSync(CLI);
+const ibt = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+
+describe.skipIf(!built)(`ibt backup / restore / list${built ? '' : ' (skipped: run npm run build first)'}`, () => {
+  it('backs up, lists and restores, at an id', () =>
+    withTempDir(async (tmp) => {
+      await mkdir(tmp.file('docs'));
+      await writeFile(tmp.file('docs/a.txt'), 'first');
+      const w = tmp.file('w');
+      const full = ibt('backup', tmp.file('docs'), '--work-dir', w, '--json');
+      expect(full.status, full.stderr).toBe(0);
+      const fullId = JSON.parse(full.stdout).id as string;
+      await writeFile(tmp.file('docs/a.txt'), 'second');
+      const inc = ibt('backup', tmp.file('docs'), '--work-dir', w);
+      expect(inc.status, inc.stderr).toBe(0);
+      expect(inc.stdout).toMatch(/^incremental backup \S+ of docs: 1 entries, 0 created, 1 modified/);
+      const list = ibt('list', 'docs', '--work-dir', w);
+      expect(list.stdout.trim().split('\n').map((l) => l.split(/\s+/)[1])).toEqual(['full', 'incremental']);
+      const r = ibt('restore', 'docs', tmp.file('out'), '--work-dir', w, '--at', fullId);
+      expect(r.status, r.stderr).toBe(0);
+      expect(await readFile(tmp.file('out/a.txt'), 'utf8')).toBe('first');
+    }));
+
+  it('prints typed errors without a stack trace', () =>
+    withTempDir(async (tmp) => {
+      const missing = ibt('restore', 'nothing', tmp.file('out'), '--work-dir', tmp.path);
+      expect(missing.status).toBe(1);
+      expect(missing.stderr).toMatch(/^ibt: ENOTFOUND: no backup named "nothing"/);
+      expect(missing.stderr).not.toMatch(/\n\s+at /);
+      const source = ibt('backup', tmp.file('nope'), '--work-dir', tmp.path);
+      expect(source.stderr).toMatch(/^ibt: ESOURCE: /);
+      const usage = ibt('backup');
+      expect(usage.status).toBe(101);
+      expect(usage.stderr).toMatch(/Usage: ibt backup SOURCE/);
+    }));
+});
