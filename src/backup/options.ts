@@ -20,7 +20,7 @@ export interface CommonOptions {
 
 /** A recoverable problem; `strict` turns it into an `ESTRICT` error. */
 export interface BackupWarning {
-  /** `EUNREADABLE`, `EVANISHED`, `ECHANGED`, `EHARDLINK`, `ESPECIAL` or `EMISSING`. */
+  /** `EUNREADABLE`, `EVANISHED`, `ECHANGED`, `EHARDLINK`, `ESPECIAL`, `EBADNAME` or `EMISSING`. */
   code: string;
   /** Path relative to the source root. */
   path: string;

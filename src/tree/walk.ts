@@ -4,7 +4,8 @@
  *
  * Symlinks are never followed (`lstat`, and a symlink is an entry, not a directory). Entries
  * a backup cannot store (sockets, FIFOs, devices) and directories it cannot read are
- * reported as warnings and skipped; hard links are reported once per inode and stored as
+ * reported as warnings and skipped, and so are names that are not valid UTF-8 (JSON, and so
+ * the state, can only hold Unicode); hard links are reported once per inode and stored as
  * independent files. The walk uses `fs.opendir`, so memory follows the depth of the tree and
  * the width of one directory, not its total size.
  */
@@ -16,7 +17,7 @@ import type { Selection } from './selection.js';
 
 /** A recoverable problem met while walking or reading the source. */
 export interface TreeWarning {
-  /** `ESPECIAL` (socket/FIFO/device skipped), `EHARDLINK`, `EUNREADABLE`, `EVANISHED`, `ECHANGED`. */
+  /** `ESPECIAL` (socket/FIFO/device skipped), `EBADNAME`, `EHARDLINK`, `EUNREADABLE`, `EVANISHED`, `ECHANGED`. */
   code: string;
   /** Path relative to the source root. */
   path: string;
@@ -44,10 +45,15 @@ export async function* walkTree(
   while (stack.length > 0) {
     const dir = stack.pop()!;
     signal?.throwIfAborted();
-    let names: string[];
+    const names: string[] = [];
     try {
-      names = [];
-      for await (const d of await opendir(join(root, dir))) names.push(d.name);
+      const listing = await opendir(join(root, dir), { encoding: 'buffer' as BufferEncoding });
+      for await (const d of listing) {
+        const raw = d.name as unknown as Buffer;
+        const name = raw.toString('utf8');
+        if (Buffer.from(name).equals(raw)) names.push(name);
+        else warn({ code: 'EBADNAME', path: dir === '' ? name : `${dir}/${name}`, message: 'skipped: the name is not valid UTF-8, which the backup state cannot record' });
+      }
     } catch (e) {
       warn({ code: 'EUNREADABLE', path: dir || '.', message: `cannot list directory: ${(e as Error).message}` });
       continue;

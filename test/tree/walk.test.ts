@@ -25,6 +25,17 @@ describe('walkTree', () => {
       expect(paths).toEqual(['file:.dot', 'symlink:a-link', 'dir:b', 'symlink:root-link', 'dir:b/c', 'file:b/c/f']);
     }));
 
+  it('skips a name that is not valid UTF-8 with an EBADNAME warning', () =>
+    withTempDir(async (tmp) => {
+      const root = tmp.file('r');
+      await mkdir(root);
+      await writeFile(Buffer.concat([Buffer.from(`${root}/bad`), Buffer.from([0xff]), Buffer.from('name')]), 'x');
+      await writeFile(join(root, 'good'), 'x');
+      const { paths, warnings } = await walk(root);
+      expect(paths).toEqual(['file:good']);
+      expect(warnings.map((w) => w.code)).toEqual(['EBADNAME']);
+    }));
+
   it('applies gitignore rules: directory patterns, negation, anchoring, the ignore file', () =>
     withTempDir(async (tmp) => {
       const root = tmp.file('r');
