@@ -17,11 +17,6 @@ export interface VaultSignature {
   signature: Signature;
 }
 
-/** Byte length of the signature of `size` bytes with these block and strong lengths. */
-export function signatureLength(size: number, blockLength: number, strongLength: number): number {
-  return 12 + Math.ceil(size / blockLength) * (4 + strongLength);
-}
-
 /**
  * The signatures of the `wanted` paths found in the vault at `path`, in archive order.
  * Other entries are skipped unread. A wanted path the vault lacks is `ECORRUPT`.
