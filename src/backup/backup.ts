@@ -15,7 +15,7 @@
  * the state is written last and is the commit point. An interrupted backup leaves only
  * uncommitted files, which the next backup of the name removes.
  */
-import { open, rm, stat } from 'node:fs/promises';
+import { open, opendir, rm, stat } from 'node:fs/promises';
 import { basename, isAbsolute, relative, resolve, sep } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { writeFileAtomic } from '../engine/files.js';
@@ -69,6 +69,11 @@ async function runBackup(source: string, options: BackupOptions, incremental: bo
     throw new BackupError('ESOURCE', `backup source ${root} cannot be read: ${(e as Error).message}`, { path: root, cause: e });
   });
   if (!st.isDirectory()) throw new BackupError('ESOURCE', `backup source ${root} is not a directory`, { path: root });
+  await opendir(root)
+    .then((d) => d.close())
+    .catch((e) => {
+      throw new BackupError('ESOURCE', `backup source ${root} cannot be listed: ${(e as Error).message}`, { path: root, cause: e });
+    });
   const name = checkName(options.name ?? basename(root));
   const workDir = resolveWorkDir(options.workDir);
   const catalog = await Catalog.open(workDir, name, options.storage, true);
