@@ -96,17 +96,17 @@ export async function* patch(basis: PatchBasis, delta: ByteSource): AsyncGenerat
           if (piece.length === 0) throw new BackupError('ETRUNCATED', `delta ends inside literal data at byte ${reader.consumed}`);
           out.put(piece);
           left -= piece.length;
+          if (out.full.length > 0) yield* out.drain(false);
         }
       } else if (op <= 0x54) {
         const code = op - 0x45;
         const offset = await readParam(reader, WIDTHS[code >> 2]!, 'copy offset');
         const len = await readParam(reader, WIDTHS[code & 3]!, 'copy length');
         if (len === 0) throw new BackupError('ECORRUPT', `delta has a zero-length copy at byte ${reader.consumed}`);
-        await copyFromBasis(source, offset, len, out);
+        yield* copyFromBasis(source, offset, len, out);
       } else {
         throw new BackupError('ECORRUPT', `delta has the reserved opcode 0x${op.toString(16)} at byte ${reader.consumed - 1}`);
       }
-      if (out.full.length > 0) yield* out.drain(false);
     }
   } catch (e) {
     yield* out.drain(true);
@@ -171,7 +171,8 @@ class BasisReader {
   }
 }
 
-async function copyFromBasis(basis: BasisReader, offset: number, len: number, out: OutputChunks): Promise<void> {
+/** Copy from the basis into `out`, handing out each chunk as it fills: a COPY may be gigabytes. */
+async function* copyFromBasis(basis: BasisReader, offset: number, len: number, out: OutputChunks): AsyncGenerator<Uint8Array, void, undefined> {
   let pos = offset;
   let left = len;
   while (left > 0) {
@@ -183,5 +184,6 @@ async function copyFromBasis(basis: BasisReader, offset: number, len: number, ou
     if (got < room) {
       throw new BackupError('ETRUNCATED', `delta copies ${len} bytes at offset ${offset}, past the end of the basis (${pos} bytes)`);
     }
+    if (out.full.length > 0) yield* out.drain(false);
   }
 }
