@@ -22,10 +22,13 @@ std::string Clean(std::string msg) {
   return msg;
 }
 
-// The first error of a step is the cause; librsync follows it with a generic
-// "<job> job failed: <result>" that would hide it.
+// The first error of a step is the cause. librsync ends every failure with a generic
+// "<job> job failed: <result>", which only repeats the rs_result: it is dropped, so that it
+// neither hides the cause nor stands in for a cause that was never given.
 void Capture(rs_loglevel level, char const* msg) {
-  if (level <= RS_LOG_ERR && msg != nullptr && lastError.empty()) lastError = Clean(msg);
+  if (level > RS_LOG_ERR || msg == nullptr || !lastError.empty()) return;
+  std::string text = Clean(msg);
+  if (text.find(" job failed: ") == std::string::npos) lastError = std::move(text);
 }
 
 }  // namespace
