@@ -172,7 +172,15 @@ export async function patchFile(basisPath: string, deltaPath: string, outPath: s
     throw wrapIoError(e, basisPath, 'opening');
   });
   try {
-    await writeFileAtomic(outPath, engine.patch(basis, readFileChunks(deltaPath, { reuse: true })), {
+    // Read errors name the basis; `fd` stays visible for the native engine, which reads it in C.
+    const labelled = {
+      fd: basis.fd,
+      read: (buffer: Uint8Array, offset: number, length: number, position: number) =>
+        basis.read(buffer, offset, length, position).catch((e: unknown) => {
+          throw wrapIoError(e, basisPath, 'reading');
+        }),
+    };
+    await writeFileAtomic(outPath, engine.patch(labelled, readFileChunks(deltaPath, { reuse: true })), {
       overwrite: options.overwrite,
       durable: options.durable ?? false,
       errorPath: deltaPath,

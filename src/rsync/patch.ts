@@ -139,7 +139,14 @@ class BasisReader {
       return got;
     }
     // Node reads at the current file position for an unsafe integer position.
-    return pos > Number.MAX_SAFE_INTEGER ? 0 : (await basis.read(dst, at, n, pos)).bytesRead;
+    if (pos > Number.MAX_SAFE_INTEGER) return 0;
+    try {
+      return (await basis.read(dst, at, n, pos)).bytesRead;
+    } catch (e) {
+      if (e instanceof BackupError) throw e;
+      const why = e instanceof Error ? e.message : String(e);
+      throw new BackupError('EIO', `reading the basis at offset ${pos}: ${why}`, { cause: e });
+    }
   }
 
   /** Copy `n` bytes at `pos` into `dst[at…]`; returns fewer only at the end of the basis. */
