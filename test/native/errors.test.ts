@@ -5,9 +5,9 @@
  * Messages name the input and carry librsync's own explanation.
  *
  * The cases are those where both engines agree with rdiff. (Known difference, reported to
- * the engine's owner: a signature shorter than its 12-byte header, or with a strong length
- * over 32, fails in rdiff and the native engine as truncated or corrupt even when its magic
- * is also wrong, where the TypeScript engine reports the magic first.)
+ * the TypeScript engine's owner: a header with an unknown magic and also a block length of
+ * 0 or a strong length over 32 is ECORRUPT in rdiff and the native engine, which check the
+ * lengths first, and EBADMAGIC in the TypeScript engine.)
  */
 import { open, writeFile } from 'node:fs/promises';
 import { expect, it } from 'vitest';
@@ -33,6 +33,7 @@ const SIGNATURES: { name: string; bytes: number[]; code: string }[] = [
   { name: 'signature cut inside its header', bytes: header(RK_BLAKE2, 2048, 32).slice(0, 9), code: 'ETRUNCATED' },
   { name: 'a delta magic in a signature', bytes: header(0x72730236, 2048, 32), code: 'EBADMAGIC' },
   { name: 'unknown magic, plausible header', bytes: header(0x01020304, 2048, 32), code: 'EBADMAGIC' },
+  { name: 'unknown magic cut inside the header', bytes: [1, 2, 3, 4, 5], code: 'ETRUNCATED' },
   { name: 'block length 0', bytes: header(RK_BLAKE2, 0, 32), code: 'ECORRUPT' },
   { name: 'strong length 33', bytes: header(RK_BLAKE2, 2048, 33), code: 'ECORRUPT' },
   { name: 'MD4 strong length 20', bytes: header(RK_MD4, 2048, 20), code: 'EPARAM' },
