@@ -14,7 +14,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -49,7 +49,11 @@ function findNodeGyp() {
 
 /** A directory with node's headers in `include/node`, so node-gyp need not download them. */
 function findNodeDir() {
-  const candidates = [process.env.npm_config_nodedir, join(dirname(process.execPath), '..')];
+  const candidates = [
+    process.env.npm_config_nodedir,
+    join(dirname(process.execPath), '..'),
+    join(homedir(), '.cache', 'node-gyp', process.versions.node),
+  ];
   return candidates.find((dir) => dir && existsSync(join(dir, 'include', 'node', 'node_api.h')));
 }
 
@@ -80,7 +84,7 @@ function main() {
   const nodeGyp = findNodeGyp();
   if (!nodeGyp) giveUp("npm's bundled node-gyp was not found next to this node");
   const nodeDir = findNodeDir();
-  if (!nodeDir) giveUp(`node's headers (include/node/node_api.h) were not found; set npm_config_nodedir`);
+  if (!nodeDir) console.error("build:native: node's headers are not installed here; node-gyp will try to download them");
   try {
     createRequire(join(root, 'package.json')).resolve('node-addon-api');
   } catch {
@@ -91,11 +95,12 @@ function main() {
   const missing = probeLibrsync();
   if (missing) giveUp(missing);
 
-  const build = spawnSync(process.execPath, [nodeGyp, 'rebuild', `--nodedir=${nodeDir}`, '--loglevel=warn'], {
-    cwd: nativeDir,
-    stdio: 'inherit',
-  });
-  if (build.status !== 0) giveUp(`node-gyp failed (exit ${build.status ?? build.signal}); see the output above`);
+  const args = [nodeGyp, 'rebuild', '--loglevel=warn', ...(nodeDir ? [`--nodedir=${nodeDir}`] : [])];
+  const build = spawnSync(process.execPath, args, { cwd: nativeDir, stdio: 'inherit' });
+  if (build.status !== 0) {
+    const hint = nodeDir ? '' : " (node's headers were not found locally: install them or set npm_config_nodedir)";
+    giveUp(`node-gyp failed (exit ${build.status ?? build.signal})${hint}; see the output above`);
+  }
 
   const load = run(process.execPath, ['-e', `const a = require(${JSON.stringify(addonPath)}); console.log(a.librsyncVersion)`]);
   if (load.status !== 0) giveUp(`the addon was built but does not load: ${load.stderr.trim()}`);
