@@ -5,7 +5,7 @@
 import { mkdir, open, readdir, readFile, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { fullBackup, incrementalBackup, listBackups, restoreBackup, type BackupError } from '../../src/index.js';
+import { fullBackup, incrementalBackup, listBackups, nativeAvailable, restoreBackup, type BackupError } from '../../src/index.js';
 import { Prng } from '../helpers/data.js';
 import { withTempDir } from '../helpers/tools.js';
 import { expectSameTree, snapshot } from './helpers.js';
@@ -137,7 +137,7 @@ describe('chains and ids', () => {
       expectSameTree(await snapshot(tmp.file('out')), await snapshot(tmp.file('src')));
     }));
 
-  it('restoring the tenth incremental extracts each file once and replays only the changed file\'s deltas', () =>
+  it('restoring the tenth incremental extracts each file once and replays only the changed file\'s deltas, with either engine', () =>
     withTempDir(async (tmp) => {
       await mkdir(tmp.file('src'));
       const w = tmp.file('w');
@@ -152,11 +152,14 @@ describe('chains and ids', () => {
         await utimes(tmp.file('src/hot'), 1_800_000_000 + round, 1_800_000_000 + round);
         expect((await incrementalBackup(tmp.file('src'), { workDir: w })).stats.storedDelta).toBe(1);
       }
-      const r = await restoreBackup('src', tmp.file('out'), { workDir: w });
-      expect(r.stats.files).toBe(21);
-      expect(r.stats.deltasApplied).toBe(10);
-      expect(r.stats.bytesWritten).toBe(20 * 20_000 + 100_000);
-      expectSameTree(await snapshot(tmp.file('out')), await snapshot(tmp.file('src')));
+      const engines = nativeAvailable() ? (['js', 'native'] as const) : (['js'] as const);
+      for (const engine of engines) {
+        const r = await restoreBackup('src', tmp.file(`out-${engine}`), { workDir: w, engine });
+        expect(r.stats.files).toBe(21);
+        expect(r.stats.deltasApplied).toBe(10);
+        expect(r.stats.bytesWritten).toBe(20 * 20_000 + 100_000);
+        expectSameTree(await snapshot(tmp.file(`out-${engine}`)), await snapshot(tmp.file('src')));
+      }
     }));
 
   it('stray temporary files and uncommitted artifacts are removed by the next backup', () =>
