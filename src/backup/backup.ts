@@ -36,6 +36,7 @@ import {
 } from '../tree/index.js';
 import { artifactFile, type ArtifactRole, type ArtifactSummary } from './artifacts.js';
 import { Catalog, idDate } from './catalog.js';
+import { sharedDigests } from './digest-cache.js';
 import { asAbort, checkName, resolveWorkDir, type BackupOptions, type BackupReport, type BackupStats, type BackupWarning, type ReportFile } from './options.js';
 import { MAX_DELTAS, SMALL_FILE, signatureParamsFor, WHOLE_RATIO } from './policy.js';
 import { serializeState, STATE_FORMAT, STATE_VERSION, type BackupState, type StateEntry } from './state.js';
@@ -169,6 +170,8 @@ class BackupJob {
     durationMs: 0,
   };
   private strong?: StrongHasher;
+  /** The strong hasher of delta passes, where the two encoders share digests. */
+  private shared?: StrongHasher;
   private committed = false;
   private stateFile?: ReportFile;
   private readonly started = performance.now();
@@ -207,6 +210,7 @@ class BackupJob {
       always: insideOf(this.root, this.workDir),
     });
     this.strong = await createStrongHasher('blake2');
+    this.shared = await sharedDigests(this.strong);
     for await (const { path, meta } of walkTree(this.root, selection, (w) => this.warn(w), signal)) {
       signal?.throwIfAborted();
       this.stats.scanned++;
@@ -365,8 +369,8 @@ class BackupJob {
     const read = await this.open(path, meta, prev);
     if (!read) return;
     const params = signatureParamsFor(meta.size);
-    const sig = new SignatureEncoder(params, this.strong!);
-    const delta = new DeltaEncoder(basis, this.strong!);
+    const sig = new SignatureEncoder(params, this.shared!);
+    const delta = new DeltaEncoder(basis, this.shared!);
     const hasher = await createContentHasher();
     const sigSpool = new Spool(this.catalog.dir);
     const deltaSpool = new Spool(this.catalog.dir);
@@ -376,8 +380,8 @@ class BackupJob {
         this.options.signal?.throwIfAborted();
         hasher.update(chunk);
         this.stats.bytesRead += chunk.length;
-        await sigSpool.write(sig.push(chunk));
         for (const d of delta.push(chunk)) await deltaSpool.write(d);
+        await sigSpool.write(sig.push(chunk));
       }
       await sigSpool.write(sig.end());
       for (const d of delta.end()) await deltaSpool.write(d);
