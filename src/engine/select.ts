@@ -45,12 +45,12 @@ export function selectEngine(choice?: EngineChoice, operation?: EngineOperation)
 /**
  * Under `auto`, the operations where the benchmark (`bench/parallel.mjs`, figures in
  * `bench/RESULTS-native.md`) shows librsync ahead of the TypeScript engine:
- * - signature: 1.0-1.6x on files up to 8 MiB, 1.0-1.8x on one 256 MiB file (which the
+ * - signature: 1.0-2.8x on files up to 8 MiB, 0.8-1.8x on one 256 MiB file (which the
  *   TypeScript engine spreads over its worker pool), 1.2-1.8x with 8 files at once;
  * - patch: 1.3-3.3x on a 256 MiB file (librsync `pread`s the basis straight into the
  *   output), 2.8x on 64 KiB files;
- * - not delta: on a large file where nothing matches, librsync 2.3.2 (one core) is 2-3x
- *   behind the TypeScript engine (all cores); it is ahead on files under 16 MiB, but a
+ * - not delta: on a large file where nothing matches, librsync 2.3.2 (one core) is
+ *   1.8-2.9x behind the TypeScript engine (all cores); it is ahead on files under 16 MiB, but a
  *   backup's time goes to the large changed files.
  * Without an operation (a caller that will use the engine for anything), the TypeScript one.
  */
