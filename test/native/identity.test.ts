@@ -154,7 +154,8 @@ describeNative(`native engine: same bytes as js and rdiff${rdiff.note}`, ({ engi
       const took = performance.now() - started;
       expect(sig.length).toBeGreaterThan(12);
       expect(took, 'the job must be long enough to tell').toBeGreaterThan(100);
-      expect(worstGap).toBeLessThan(Math.max(50, took / 4));
+      // Blocked, the loop would see one gap as long as the whole job.
+      expect(worstGap).toBeLessThan(Math.max(50, took / 2));
     } finally {
       clearInterval(timer);
     }
