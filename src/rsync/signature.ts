@@ -174,17 +174,17 @@ export function serializeSignature(sig: Signature): Uint8Array {
 export async function parseSignature(source: ByteSource): Promise<Signature> {
   const reader = new ChunkReader(chunksOf(source)[Symbol.asyncIterator]());
   try {
+    // librsync reads the whole header, then checks the lengths, and only then the magic:
+    // the same order gives the same error (and rdiff exit code) for every bad header.
     const header = await reader.read(HEADER_LEN);
-    if (header.length === HEADER_LEN && !parseSignatureMagic(readUintBE(header, 0, 4))) {
-      throw new BackupError('EBADMAGIC', `not a signature: bad magic 0x${readUintBE(header, 0, 4).toString(16).padStart(8, '0')}`);
-    }
     if (header.length < HEADER_LEN) throw new BackupError('ETRUNCATED', `signature ends inside its ${HEADER_LEN}-byte header`);
     const magic = readUintBE(header, 0, 4);
-    const kind = parseSignatureMagic(magic)!;
     const blockLength = readUintBE(header, 4, 4);
     let strongLength = readUintBE(header, 8, 4);
     if (blockLength < 1 || blockLength > 0x7fffffff) throw new BackupError('ECORRUPT', `signature has an invalid block length ${blockLength}`);
     if (strongLength > 32) throw new BackupError('ECORRUPT', `signature has an invalid strong sum length ${strongLength}`);
+    const kind = parseSignatureMagic(magic);
+    if (!kind) throw new BackupError('EBADMAGIC', `not a signature: bad magic 0x${magic.toString(16).padStart(8, '0')}`);
     const max = strongSumMax(kind.strong);
     if (strongLength === 0) strongLength = max;
     if (strongLength > max) {

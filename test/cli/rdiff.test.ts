@@ -90,6 +90,9 @@ describe.skipIf(!built || rdiff.skip)(`ibt rdiff against rdiff${built ? rdiff.no
     ['a signature with block length 0', [0x72, 0x73, 0x01, 0x47, 0, 0, 0, 0, 0, 0, 0, 8], ['delta', 'bad', 'new', 'out']],
     ['an MD4 signature asking for 20-byte sums', [0x72, 0x73, 0x01, 0x46, 0, 0, 1, 0, 0, 0, 0, 20], ['delta', 'bad', 'new', 'out']],
     ['a signature cut inside its header', [0x72, 0x73, 0x01, 0x47, 0, 0], ['delta', 'bad', 'new', 'out']],
+    // librsync checks the lengths before the magic: both faults at once are ECORRUPT.
+    ['a signature with a bad magic and block length 0', [0x72, 0x73, 0x02, 0x36, 0, 0, 0, 0, 0, 0, 0, 8], ['delta', 'bad', 'new', 'out']],
+    ['a signature with a bad magic and 40-byte sums', [0x72, 0x73, 0x02, 0x36, 0, 0, 1, 0, 0, 0, 0, 40], ['delta', 'bad', 'new', 'out']],
   ];
   it.each(corrupt)('%s: the same exit code as rdiff', async (_, bytes, args) => {
     await writeFile(f('bad'), Uint8Array.from(bytes));
