@@ -12,13 +12,18 @@
  *   (32768 up to 2.3.2, 65533 from 2.3.3);
  * - a patch whose basis is neither bytes in memory nor a file handle with a descriptor.
  */
-import { MAX_LITERAL_2_3_2, MAX_LITERAL_2_3_3, signatureParams } from '../rsync/format.js';
+import { availableParallelism } from 'node:os';
+import { MAX_LITERAL_2_3_2, MAX_LITERAL_2_3_3, signatureParams, type SignatureParams } from '../rsync/format.js';
 import { knownLength, type ByteSource } from '../rsync/byte-source.js';
 import type { DeltaOptions, PatchBasis, SignatureOptions } from '../rsync/index.js';
 import type { Engine } from './engine.js';
 import { jsEngine } from './js-engine.js';
 import { loadAddon, type NativeAddon } from './native-addon.js';
 import { feedJob } from './native-job.js';
+import { PARALLEL_MIN_BYTES, stripedSignature } from './striped-signature.js';
+
+/** Bytes of a signature's header (magic, block length, strong length). */
+const SIGNATURE_HEADER_LEN = 12;
 
 /** The outcome of trying to load the addon: the engine, or why it is not there. */
 export type NativeLoad = { engine: Engine; error?: undefined } | { engine?: undefined; error: string };
@@ -43,14 +48,32 @@ function basisFd(basis: PatchBasis): number | undefined {
 function createNativeEngine(addon: NativeAddon): Engine {
   const maxLiteral = librsyncMaxLiteral(addon.librsyncVersion);
 
-  async function* signature(basis: ByteSource, options: SignatureOptions = {}): AsyncGenerator<Uint8Array, void, undefined> {
-    const params = signatureParams({ ...options, fileSize: options.fileSize ?? knownLength(basis) });
+  async function* signatureJob(params: SignatureParams, basis: ByteSource): AsyncGenerator<Uint8Array, void, undefined> {
     const job = new addon.Job('signature', params.magic, params.blockLength, params.strongLength);
     try {
       yield* feedJob(job, basis, 'making the signature');
     } finally {
       job.close();
     }
+  }
+
+  /** One librsync job, or (for a large basis) stripes on every core of the libuv pool. */
+  async function* signature(basis: ByteSource, options: SignatureOptions = {}): AsyncGenerator<Uint8Array, void, undefined> {
+    const fileSize = options.fileSize ?? knownLength(basis);
+    const params = signatureParams({ ...options, fileSize });
+    if (fileSize < PARALLEL_MIN_BYTES) {
+      yield* signatureJob(params, basis);
+      return;
+    }
+    yield* stripedSignature(basis, params, {
+      concurrency: Math.min(availableParallelism(), 8),
+      allocate: (size) => new Uint8Array(size),
+      records: async (stripe) => {
+        const parts: Uint8Array[] = [];
+        for await (const out of signatureJob(params, stripe)) parts.push(out);
+        return Buffer.concat(parts).subarray(SIGNATURE_HEADER_LEN);
+      },
+    });
   }
 
   async function* delta(sig: ByteSource, newData: ByteSource, options: DeltaOptions = {}): AsyncGenerator<Uint8Array, void, undefined> {

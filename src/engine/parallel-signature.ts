@@ -1,18 +1,14 @@
 /**
- * Signatures on all cores. The basis is cut into stripes of whole blocks (about 4 MiB);
- * workers compute each stripe's records while the calling thread reads the next stripes,
- * and the records are written in stripe order. The result is the same bytes as the one-thread
- * encoder, since records depend only on each block's bytes.
+ * The TypeScript engine's signature on all cores: stripes computed by the worker pool (see
+ * `striped-signature.ts`). Small inputs, and machines without a pool, use the calling thread.
  */
-import { chunksOf, knownLength, type ByteSource } from '../rsync/byte-source.js';
+import { knownLength, type ByteSource } from '../rsync/byte-source.js';
 import { signatureParams } from '../rsync/format.js';
-import { signature, signatureHeader, type SignatureOptions } from '../rsync/signature.js';
-import { OrderedJobs } from './ordered-jobs.js';
+import { signature, type SignatureOptions } from '../rsync/signature.js';
+import { PARALLEL_MIN_BYTES, stripedSignature } from './striped-signature.js';
 import { workerPool } from './worker-pool.js';
 
-const STRIPE = 4 << 20;
-/** Below this size the threads cost more than they save. */
-export const PARALLEL_MIN_BYTES = 16 << 20;
+export { PARALLEL_MIN_BYTES };
 
 /** Like {@link signature}, computed by the worker pool when the basis is large enough. */
 export async function* parallelSignature(basis: ByteSource, options: SignatureOptions = {}): AsyncGenerator<Uint8Array, void, undefined> {
@@ -23,33 +19,13 @@ export async function* parallelSignature(basis: ByteSource, options: SignatureOp
     return;
   }
   const params = signatureParams({ ...options, fileSize });
-  const stripe = params.blockLength * Math.max(1, Math.floor(STRIPE / params.blockLength));
-  const jobs = new OrderedJobs<Uint8Array>(2 * pool.size);
-  const run = (data: ArrayBuffer, length: number): void => {
-    jobs.add(
-      pool.request(pool.leastLoaded(), { type: 'signature', params, data, length }, [data]).then(
-        (reply) => (reply as { records: Uint8Array }).records,
-      ),
-    );
-  };
-  yield signatureHeader(params);
-  let fill = new Uint8Array(pool.takeBuffer(stripe));
-  let len = 0;
-  for await (const chunk of chunksOf(basis)) {
-    let at = 0;
-    while (at < chunk.length) {
-      const n = Math.min(stripe - len, chunk.length - at);
-      fill.set(chunk.subarray(at, at + n), len);
-      len += n;
-      at += n;
-      if (len === stripe) {
-        run(fill.buffer as ArrayBuffer, len);
-        fill = new Uint8Array(pool.takeBuffer(stripe));
-        len = 0;
-        while (jobs.full) yield await jobs.next();
-      }
-    }
-  }
-  if (len > 0) run(fill.buffer as ArrayBuffer, len);
-  while (jobs.length > 0) yield await jobs.next();
+  yield* stripedSignature(basis, params, {
+    concurrency: pool.size,
+    allocate: (size) => new Uint8Array(pool.takeBuffer(size)),
+    records: async (stripe) => {
+      const data = stripe.buffer as ArrayBuffer;
+      const reply = await pool.request(pool.leastLoaded(), { type: 'signature', params, data, length: stripe.length }, [data]);
+      return (reply as { records: Uint8Array }).records;
+    },
+  });
 }

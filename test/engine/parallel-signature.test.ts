@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { signature } from '../../src/rsync/index.js';
 import { parallelSignature, PARALLEL_MIN_BYTES } from '../../src/engine/parallel-signature.js';
 import { workerPool } from '../../src/engine/worker-pool.js';
+import { loadNativeEngine } from '../../src/engine/native-engine.js';
 
 async function collect(it: AsyncIterable<Uint8Array>): Promise<Buffer> {
   const parts: Uint8Array[] = [];
@@ -27,6 +28,20 @@ describe.skipIf(!pool)(`parallelSignature${skipReason}`, () => {
     const want = await collect(signature(basis, options));
     const chunks = Array.from({ length: Math.ceil(size / 999_999) }, (_, i) => basis.subarray(i * 999_999, (i + 1) * 999_999));
     const got = await collect(parallelSignature(chunks, { ...options, fileSize: size }));
+    expect(got.equals(want)).toBe(true);
+  });
+});
+
+const native = loadNativeEngine().engine;
+
+describe.skipIf(!native)(`native signature in stripes on the libuv pool${native ? '' : ' — skipped: native engine not built'}`, () => {
+  it('writes the bytes of one librsync job over the whole basis', async () => {
+    const size = PARALLEL_MIN_BYTES + 123_457;
+    const basis = new Uint8Array(size);
+    for (let i = 0; i < size; i++) basis[i] = (Math.imul(i, 40503) >>> 13) & 0xff;
+    const options = { blockLength: 3000, strongLength: 12, weak: 'rollsum' as const };
+    const want = await collect(signature(basis, options));
+    const got = await collect(native!.signature([basis.subarray(0, 5_000_001), basis.subarray(5_000_001)], { ...options, fileSize: size }));
     expect(got.equals(want)).toBe(true);
   });
 });
