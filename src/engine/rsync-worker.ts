@@ -1,33 +1,23 @@
 /**
  * A worker thread of the TypeScript engine's pool: computes signature records of stripes of
  * a basis, and match scans of segments of new data, for `parallel-signature.ts` and
- * `parallel-delta.ts`. It keeps one strong hasher per kind and one block index per delta
- * job; everything else comes in the messages.
+ * `parallel-delta.ts`. It keeps one block index per delta job; everything else comes in the
+ * messages.
  */
 import { parentPort } from 'node:worker_threads';
 import { BlockIndex } from '../rsync/block-index.js';
-import type { SignatureParams, StrongSumKind } from '../rsync/format.js';
+import type { SignatureParams } from '../rsync/format.js';
 import { MatchScanner } from '../rsync/match-scanner.js';
 import { SignatureEncoder, type Signature } from '../rsync/signature.js';
-import { createStrongHasher, type StrongHasher } from '../rsync/strong-sum.js';
+import { createStrongHasher } from '../rsync/strong-sum.js';
 import type { WorkerReply, WorkerRequest } from './worker-protocol.js';
 
-const hashers = new Map<StrongSumKind, Promise<StrongHasher>>();
 // Promises, because messages are handled concurrently: a scan may arrive while its job's
 // index is still being built.
 const scanners = new Map<number, Promise<MatchScanner>>();
 
-function hasher(kind: StrongSumKind): Promise<StrongHasher> {
-  let h = hashers.get(kind);
-  if (!h) {
-    h = createStrongHasher(kind);
-    hashers.set(kind, h);
-  }
-  return h;
-}
-
 async function signatureRecords(params: SignatureParams, data: Uint8Array): Promise<Uint8Array> {
-  const encoder = new SignatureEncoder(params, await hasher(params.strong));
+  const encoder = new SignatureEncoder(params, await createStrongHasher(params.strong));
   const body = encoder.push(data);
   const tail = encoder.end();
   if (tail.length === 0) return body;
@@ -45,7 +35,7 @@ async function handle(msg: WorkerRequest): Promise<WorkerReply | undefined> {
     }
     case 'delta-open': {
       const sig: Signature = msg.sig;
-      scanners.set(msg.job, hasher(sig.strong).then((h) => new MatchScanner(new BlockIndex(sig), h)));
+      scanners.set(msg.job, createStrongHasher(sig.strong).then((h) => new MatchScanner(new BlockIndex(sig), h)));
       return undefined;
     }
     case 'delta-scan': {
