@@ -59,7 +59,7 @@ export async function* parallelDelta(
   const writer = new DeltaWriter();
   const emitter = new DeltaEmitter(writer, maxLiteralOf(options), bl);
   const scanner = new MatchScanner(new BlockIndex(sig), await createStrongHasher(sig.strong));
-  const data = new DeltaBuffer(2 * segment);
+  const data = new DeltaBuffer(64 << 10);
   const jobs = new OrderedJobs<Scanned>(2 * pool.size);
   const onMatch = (pos: number, block: number, len: number): void => {
     emitter.match(data.base + pos, block, len, data.buf, data.base);

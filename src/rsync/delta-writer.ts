@@ -19,7 +19,9 @@ function widthCode(v: number): number {
 
 /** Accumulates encoded delta commands and hands them out in chunks. */
 export class DeltaWriter {
-  private buf = new Uint8Array(CHUNK);
+  // The first chunk is small and each next one twice as big, up to CHUNK: a small delta
+  // then costs a small buffer.
+  private buf = new Uint8Array(4096);
   private len = 0;
   private readonly ready: Uint8Array[] = [];
   /** Commands and bytes written, like `rdiff -s`'s statistics. */
@@ -30,11 +32,10 @@ export class DeltaWriter {
   }
 
   /** Callers reserve room for a whole command first, so no write below ever splits one. */
-
   private reserve(n: number): void {
     if (this.len + n <= this.buf.length) return;
     if (this.len > 0) this.ready.push(this.buf.subarray(0, this.len));
-    this.buf = new Uint8Array(Math.max(CHUNK, n));
+    this.buf = new Uint8Array(Math.max(Math.min(2 * this.buf.length, CHUNK), n));
     this.len = 0;
   }
 
@@ -106,7 +107,7 @@ export class DeltaWriter {
   take(all = false): Uint8Array[] {
     if (all && this.len > 0) {
       this.ready.push(this.buf.subarray(0, this.len));
-      this.buf = new Uint8Array(CHUNK);
+      this.buf = new Uint8Array(Math.min(2 * this.buf.length, CHUNK));
       this.len = 0;
     }
     return this.ready.splice(0, this.ready.length);

@@ -112,7 +112,8 @@ export class DeltaEncoder {
     this.emitter = new DeltaEmitter(this.writer, maxLiteral, sig.blockLength);
     this.slackChunk = slackChunkOf(sig, maxLiteral);
     this.scanner = sig.count > 0 ? new MatchScanner(new BlockIndex(sig), hasher) : undefined;
-    this.data = new DeltaBuffer(Math.max(1 << 20, 2 * maxLiteral + 4 * Math.min(sig.blockLength, 1 << 24)));
+    // Small at first (it doubles as needed): a delta of a small file must not pay for a large buffer.
+    this.data = new DeltaBuffer(64 << 10);
   }
 
   /** Counts of the commands written so far. */
