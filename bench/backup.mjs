@@ -101,6 +101,34 @@ function has(tool) {
   return spawnSync(tool, ['--version'], { stdio: 'ignore' }).error === undefined;
 }
 
+/** One of ten rounds of small changes for the chain measurement (idempotent per round). */
+async function chainRound(src, round) {
+  const rand = stream(100 + round);
+  const img = await open(join(src, 'disk.img'), 'r+');
+  await img.write(rand(100), 0, 100, (round * 6 + 1) * MiB);
+  await img.close();
+  await appendFile(join(src, 'logs/app.log'), text(rand, MiB / 4));
+  for (let i = 0; i < 20; i++) await appendFile(join(src, `src/mod-${i % 40}/file-${round * 20 + i}.ts`), `// round ${round}\n`);
+  await writeFile(join(src, `src/new-round-${round}.ts`), text(rand, 4000));
+}
+
+/** Restore time of the full backup and of the 10th incremental of one chain (ibt, gzip). */
+async function restoreAlongChain(src, pristine, base) {
+  await rm(src, { recursive: true, force: true });
+  await cp(pristine, src, { recursive: true, preserveTimestamps: true });
+  const workDir = join(base, 'work-chain');
+  lib('fullBackup', src, { workDir });
+  for (let round = 1; round <= 10; round++) {
+    await chainRound(src, round);
+    lib('incrementalBackup', src, { workDir });
+  }
+  const listed = timed(process.execPath, ['--input-type=module', '-e', `const m = await import(${JSON.stringify(DIST)}); process.stdout.write(JSON.stringify((await m.listBackups('src', { workDir: ${JSON.stringify(workDir)} })).map((b) => b.id)));`]);
+  const ids = JSON.parse(listed.stdout);
+  const full = lib('restoreBackup', 'src', join(base, 'chain-full'), { workDir, at: ids[0] });
+  const tenth = lib('restoreBackup', 'src', join(base, 'chain-10'), { workDir, at: ids[10] });
+  return { full: full.secs, tenth: tenth.secs };
+}
+
 async function main() {
   if (!existsSync(DIST)) throw new Error('run npm run build first');
   const argv = process.argv.slice(2);
@@ -121,10 +149,11 @@ async function main() {
     await cp(pristine, src, { recursive: true, preserveTimestamps: true });
     const out = join(base, `out-${rows.length}`);
     const full = await steps.full();
+    const unchanged = steps.unchanged ? await steps.unchanged() : undefined;
     await dayOfChanges(src);
     const inc = await steps.inc();
     const restore = await steps.restore(out);
-    rows.push({ label, full, inc, restore });
+    rows.push({ label, full, unchanged, inc, restore });
     await rm(out, { recursive: true, force: true });
     process.stdout.write(`${label}: done\n`);
   };
@@ -133,6 +162,7 @@ async function main() {
     const workDir = join(base, `work-ibt-${compression}`);
     await run(`ibt (${compression})`, {
       full: async () => lib('fullBackup', src, { workDir, compression }),
+      unchanged: async () => lib('incrementalBackup', src, { workDir, compression }),
       inc: async () => lib('incrementalBackup', src, { workDir, compression }),
       restore: async (out) => lib('restoreBackup', 'src', out, { workDir }),
     });
@@ -145,6 +175,11 @@ async function main() {
       full: async () => {
         const t = timed('tar', [...flag, '--listed-incremental', join(dir, 'snar'), '-cf', join(dir, 'full.tar'), '-C', src, '.']);
         return { ...t, bytes: (await stat(join(dir, 'full.tar'))).size };
+      },
+      unchanged: async () => {
+        await cp(join(dir, 'snar'), join(dir, 'snar-u'));
+        const t = timed('tar', [...flag, '--listed-incremental', join(dir, 'snar-u'), '-cf', join(dir, 'unchanged.tar'), '-C', src, '.']);
+        return { ...t, bytes: (await stat(join(dir, 'unchanged.tar'))).size };
       },
       inc: async () => {
         await cp(join(dir, 'snar'), join(dir, 'snar-1'));
@@ -188,13 +223,18 @@ async function main() {
 
   const mb = (n) => `${(n / MiB).toFixed(2)} MiB`;
   const lines = [
-    `| tool | full | full size | incremental | incremental size | restore latest | peak RSS (full / inc / restore) |`,
-    `|---|---|---|---|---|---|---|`,
+    `| tool | full | full size | incremental, unchanged tree | incremental | incremental size | restore latest | peak RSS (full / inc / restore) |`,
+    `|---|---|---|---|---|---|---|---|`,
     ...rows.map((r) =>
-      `| ${r.label} | ${r.full.secs.toFixed(2)} s | ${mb(r.full.bytes)} | ${r.inc.secs.toFixed(2)} s | ${mb(r.inc.bytes)} | ${r.restore.secs.toFixed(2)} s | ` +
+      `| ${r.label} | ${r.full.secs.toFixed(2)} s | ${mb(r.full.bytes)} | ${r.unchanged ? `${r.unchanged.secs.toFixed(2)} s` : 'n/a'} | ${r.inc.secs.toFixed(2)} s | ${mb(r.inc.bytes)} | ${r.restore.secs.toFixed(2)} s | ` +
       `${r.full.rssMiB.toFixed(0)} / ${r.inc.rssMiB.toFixed(0)} / ${r.restore.rssMiB.toFixed(0)} MiB |`),
   ];
   process.stdout.write(`\n${new Date().toISOString()}, node ${process.version}, ${files} entries\n${lines.join('\n')}\n`);
+  const chain = await restoreAlongChain(src, pristine, base);
+  process.stdout.write(
+    `\nchain of a full and 10 incrementals: restore of the full ${chain.full.toFixed(2)} s, of the 10th incremental ${chain.tenth.toFixed(2)} s ` +
+      `(${(chain.tenth / chain.full).toFixed(2)}x)\n`,
+  );
   for (const tool of ['duplicity', 'rdiff-backup']) if (!has(tool)) process.stdout.write(`(${tool} not installed: not measured)\n`);
   if (!argv.includes('--keep')) await rm(base, { recursive: true, force: true });
 }
