@@ -44,7 +44,7 @@ export function selectEngine(choice?: EngineChoice, operation?: EngineOperation)
 
 /**
  * Under `auto`, the operations where the benchmark (`bench/parallel.mjs`, figures in
- * `bench/RESULTS-native.md`) shows librsync ahead of the TypeScript engine:
+ * `bench/RESULTS.md` (section 2)) shows librsync ahead of the TypeScript engine:
  * - signature: 1.0-2.8x on files up to 8 MiB, 0.8-1.8x on one 256 MiB file (which the
  *   TypeScript engine spreads over its worker pool), 1.2-1.8x with 8 files at once;
  * - patch: 1.3-3.3x on a 256 MiB file (librsync `pread`s the basis straight into the
