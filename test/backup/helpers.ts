@@ -55,9 +55,4 @@ export function expectSameTree(actual: Map<string, Snap>, expected: Map<string, 
   }
 }
 
-/** Collect an async iterable of chunks into one Buffer. */
-export async function collect(it: AsyncIterable<Uint8Array>): Promise<Buffer> {
-  const parts: Uint8Array[] = [];
-  for await (const c of it) parts.push(c);
-  return Buffer.concat(parts);
-}
+export { collect } from '../helpers/streams.js';

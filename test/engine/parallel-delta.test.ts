@@ -6,12 +6,7 @@ import fc from 'fast-check';
 import { computeSignature, delta, type Signature } from '../../src/rsync/index.js';
 import { parallelDelta } from '../../src/engine/parallel-delta.js';
 import { workerPool } from '../../src/engine/worker-pool.js';
-
-async function collect(it: AsyncIterable<Uint8Array>): Promise<Buffer> {
-  const parts: Uint8Array[] = [];
-  for await (const c of it) parts.push(c);
-  return Buffer.concat(parts);
-}
+import { collect } from '../helpers/streams.js';
 
 function chunked(data: Uint8Array, size: number): Uint8Array[] {
   const out: Uint8Array[] = [];

@@ -4,13 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { signature } from '../../src/rsync/index.js';
 import { parallelSignature, PARALLEL_MIN_BYTES } from '../../src/engine/parallel-signature.js';
 import { workerPool } from '../../src/engine/worker-pool.js';
+import { collect } from '../helpers/streams.js';
 import { loadNativeEngine } from '../../src/engine/native-engine.js';
-
-async function collect(it: AsyncIterable<Uint8Array>): Promise<Buffer> {
-  const parts: Uint8Array[] = [];
-  for await (const c of it) parts.push(c);
-  return Buffer.concat(parts);
-}
 
 const pool = workerPool();
 const skipReason = pool ? '' : ' — skipped: no worker pool (one core, IBT_THREADS=1, or dist/ not built: npm run build)';
