@@ -93,7 +93,9 @@ function sizeOf(r: BackupReport): number {
 
 async function main(): Promise<void> {
   await engineDemo();
-  const base = await mkdtemp(join(resolveWorkDir(), 'ibt-demo-'));
+  const root = resolveWorkDir();
+  await mkdir(root, { recursive: true });
+  const base = await mkdtemp(join(root, 'ibt-demo-'));
   const src = join(base, 'projects');
   const workDir = join(base, 'work');
   try {
@@ -134,6 +136,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  process.stderr.write(`demo failed: ${e instanceof Error ? `${(e as { code?: string }).code ?? ''} ${e.message}` : String(e)}\n`);
+  process.stderr.write(`demo failed: ${e instanceof Error ? e.message : String(e)}\n`);
   process.exitCode = 1;
 });
