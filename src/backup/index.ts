@@ -7,6 +7,8 @@ export { restoreBackup } from './restore.js';
 export { listBackups, saveBackup } from './list.js';
 export { STATE_FORMAT, STATE_VERSION, type BackupState, type ChainLink, type StateEntry } from './state.js';
 export type { ArtifactRole, ArtifactSummary } from './artifacts.js';
+export type { Compression } from '../archive/tar-writer.js';
+export type { EntryType } from '../tree/dir-state.js';
 export type {
   BackupInfo,
   BackupOptions,
