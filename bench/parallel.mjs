@@ -28,7 +28,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { selectEngine, nativeAvailable } = await import(join(root, 'dist/engine/select.js'));
-const { readFileChunks } = await import(join(root, 'dist/engine/files.js'));
+const { readFileChunks } = await import(join(root, 'dist/io/read-chunks.js'));
 
 const MiB = 1024 * 1024;
 const PAR_FILES = Number(process.env.PAR_FILES ?? 8);

@@ -46,10 +46,40 @@ export type ErrorCode =
   /** The native engine was requested but is not built or cannot load. */
   | 'ENATIVE'
   /** A warning raised to an error by `strict` mode. */
-  | 'ESTRICT';
+  | 'ESTRICT'
+  /** Another run holds the lock of this backup name (the message names the holder). */
+  | 'ELOCKED'
+  /** The device or quota is full (ENOSPC, EDQUOT) while writing the named file. */
+  | 'ENOSPC';
+
+/**
+ * Codes of warnings: recoverable problems a backup reports and goes on (`strict` turns each
+ * into an `ESTRICT` error). They share the error code list's spelling so a log reader needs
+ * one table.
+ */
+export type WarningCode =
+  /** A file changed while it was read; what was read is stored and the next backup reads it again. */
+  | 'ECHANGED'
+  /** A file or directory could not be read (permissions, I/O error, not what the walk saw). */
+  | 'EUNREADABLE'
+  /** An entry disappeared between the listing and the read. */
+  | 'EVANISHED'
+  /** A file with several hard links; each link is stored as its own file. */
+  | 'EHARDLINK'
+  /** A socket, FIFO or device, which backups do not store. */
+  | 'ESPECIAL'
+  /** A name that is not valid UTF-8, which the state cannot record. */
+  | 'EBADNAME'
+  /** An artifact the backup wanted (a SigVault) is missing; the files it served are stored whole. */
+  | 'EMISSING'
+  /** An artifact or state the backup wanted is damaged; it was worked around (files stored whole, an older parent used). */
+  | 'ECORRUPT'
+  /** A lock left by a run that is provably dead was taken over. */
+  | 'ESTALELOCK';
 
 const RDIFF_EXIT: Partial<Record<ErrorCode, number>> = {
   EIO: 100,
+  ENOSPC: 100,
   EEXIST: 100,
   ESYNTAX: 101,
   ETRUNCATED: 103,
@@ -111,5 +141,6 @@ export function wrapIoError(e: unknown, path: string, doing: string): BackupErro
     return new BackupError('EABORTED', `${doing} ${path}: aborted`, { path, cause: e });
   }
   const why = sys && typeof sys.code === 'string' ? `${sys.code} ${sys.message ?? ''}`.trim() : String(e);
-  return new BackupError('EIO', `${doing} ${path}: ${why}`, { path, cause: e });
+  const code: ErrorCode = sys?.code === 'ENOSPC' || sys?.code === 'EDQUOT' ? 'ENOSPC' : 'EIO';
+  return new BackupError(code, `${doing} ${path}: ${why}`, { path, cause: e });
 }

@@ -6,8 +6,8 @@
  */
 import { open, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { readFileChunks } from '../engine/files.js';
+import { readFileChunks } from '../io/read-chunks.js';
+import { tempName } from '../io/temp-name.js';
 import { wrapIoError } from '../errors.js';
 
 const MEMORY_LIMIT = 4 << 20;
@@ -31,7 +31,7 @@ export class Spool {
       return;
     }
     if (!this.file) {
-      const path = join(this.dir, `.spool.${randomBytes(6).toString('hex')}.tmp`);
+      const path = join(this.dir, tempName('spool'));
       this.file = { path };
       this.file.handle = await open(path, 'wx').catch((e) => {
         throw wrapIoError(e, path, 'creating');

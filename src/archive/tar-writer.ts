@@ -20,11 +20,11 @@
  */
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { createGzip, type Gzip } from 'node:zlib';
 import tar from 'tar-stream';
 import { createContentHasher, type ContentHasher } from '../tree/content-hash.js';
 import { wrapIoError } from '../errors.js';
+import { tempName } from '../io/temp-name.js';
 
 /** The header of an entry being written. */
 export interface TarEntryHeader {
@@ -95,7 +95,7 @@ export class TarWriter {
     readonly path: string,
     private readonly compression: Compression,
   ) {
-    this.tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+    this.tmp = join(dirname(path), tempName(basename(path)));
   }
 
   /** Start writing the archive `path`; the file is created with the first entry. */

@@ -18,7 +18,7 @@
 import { open, opendir, rm, stat } from 'node:fs/promises';
 import { basename, isAbsolute, relative, resolve, sep } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { writeFileAtomic } from '../engine/files.js';
+import { writeFileAtomic } from '../io/atomic-write.js';
 import { BackupError, isBackupError } from '../errors.js';
 import { createStrongHasher, DeltaEncoder, SignatureEncoder, type Signature, type StrongHasher } from '../rsync/index.js';
 import { signatureHeader } from '../rsync/signature.js';

@@ -11,7 +11,7 @@
  */
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../engine/files.js';
+import { writeFileAtomic } from '../io/atomic-write.js';
 import { BackupError, wrapIoError } from '../errors.js';
 import type { Storage } from '../storage/index.js';
 import { artifactFile, idOfFile, storageKey } from './artifacts.js';

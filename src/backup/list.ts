@@ -3,7 +3,7 @@
  * the two catalog operations a storage plugin needs besides backup and restore.
  */
 import { basename } from 'node:path';
-import { readFileChunks } from '../engine/files.js';
+import { readFileChunks } from '../io/read-chunks.js';
 import type { Storage } from '../storage/index.js';
 import { storageKey } from './artifacts.js';
 import { Catalog } from './catalog.js';

@@ -4,7 +4,7 @@
 import { tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import type { EngineChoice } from '../engine/engine.js';
-import { BackupError } from '../errors.js';
+import { BackupError, type WarningCode } from '../errors.js';
 import type { Storage } from '../storage/index.js';
 import type { ArtifactRole } from './artifacts.js';
 
@@ -20,8 +20,8 @@ export interface CommonOptions {
 
 /** A recoverable problem; `strict` turns it into an `ESTRICT` error. */
 export interface BackupWarning {
-  /** `EUNREADABLE`, `EVANISHED`, `ECHANGED`, `EHARDLINK`, `ESPECIAL`, `EBADNAME` or `EMISSING`. */
-  code: string;
+  /** What happened; see {@link WarningCode}. */
+  code: WarningCode;
   /** Path relative to the source root. */
   path: string;
   message: string;
@@ -58,6 +58,11 @@ export interface BackupOptions extends CommonOptions {
   compression?: 'gzip' | 'none';
   /** Engine for restore-time patching. Backups always compute signatures and deltas with the TypeScript push encoders, in one read pass. */
   engine?: EngineChoice;
+  /**
+   * How long to wait, in milliseconds, when another run holds the lock of this backup name;
+   * default 0: fail at once with `ELOCKED` naming the holder.
+   */
+  lockTimeout?: number;
 }
 
 /** Counts and sizes of one backup. */

@@ -18,7 +18,7 @@
  */
 import { chmod, lchown, lstat, lutimes, mkdir, open, readdir, rename, rm, symlink, utimes, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { tempName } from '../io/temp-name.js';
 import { performance } from 'node:perf_hooks';
 import { selectEngine } from '../engine/select.js';
 import { BackupError, wrapIoError } from '../errors.js';
@@ -176,7 +176,7 @@ class RestoreJob {
    */
   private async writeVersion(e: StateEntry, data: AsyncIterable<Uint8Array>, final: boolean, source: string): Promise<void> {
     const dest = await this.safe.resolve(e.path);
-    const tmp = join(dirname(dest), `.${basename(dest)}.ibt-${randomBytes(6).toString('hex')}.tmp`);
+    const tmp = join(dirname(dest), tempName(basename(dest)));
     this.pending.set(e.path, tmp);
     const hasher = await createContentHasher();
     let size = 0;

@@ -12,7 +12,8 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BackupError, wrapIoError } from '../errors.js';
 import type { EngineChoice } from '../engine/engine.js';
-import { readFileChunks, writeFileAtomic } from '../engine/files.js';
+import { writeFileAtomic } from '../io/atomic-write.js';
+import { readFileChunks } from '../io/read-chunks.js';
 import { selectEngine } from '../engine/select.js';
 import type { ByteSource, StrongSumKind, WeakSumKind } from '../rsync/index.js';
 

@@ -15,7 +15,7 @@ import { fullBackup, incrementalBackup, listBackups, restoreBackup, type BackupR
 import { selectEngine } from '../engine/select.js';
 import { resolveWorkDir } from '../backup/options.js';
 import { compileSelection, hashChunks, walkTree } from '../tree/index.js';
-import { readFileChunks } from '../engine/files.js';
+import { readFileChunks } from '../io/read-chunks.js';
 
 const MiB = 1 << 20;
 const fmt = (n: number): string => (n >= MiB ? `${(n / MiB).toFixed(2)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`);

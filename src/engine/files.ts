@@ -7,10 +7,10 @@
  * refused unless `overwrite` is set, as rdiff refuses without `-f`. Every file-system error
  * comes back as a {@link BackupError} that names the file.
  */
-import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { open, stat } from 'node:fs/promises';
 import { BackupError, wrapIoError } from '../errors.js';
+import { writeFileAtomic } from '../io/atomic-write.js';
+import { readFileChunks } from '../io/read-chunks.js';
 import type { DeltaOptions, SignatureOptions } from '../rsync/index.js';
 import type { EngineChoice } from './engine.js';
 import { selectEngine } from './select.js';
@@ -32,100 +32,6 @@ export interface FileJobOptions {
 export interface SignatureFileOptions extends FileJobOptions, SignatureOptions {}
 /** Options of {@link deltaFile}. */
 export interface DeltaFileOptions extends FileJobOptions, DeltaOptions {}
-
-const READ_CHUNK = 1 << 20;
-
-/**
- * The chunks of the file at `path`, with errors that name it. With `reuse`, two buffers are
- * read into in turn, so a chunk is only valid until the one after next is requested: for
- * consumers that copy or finish with each chunk (the engine does), this keeps memory flat
- * instead of leaving a trail of buffers for the garbage collector.
- */
-export async function* readFileChunks(path: string, options: { reuse?: boolean } = {}): AsyncGenerator<Uint8Array, void, undefined> {
-  const handle = await open(path, 'r').catch((e) => {
-    throw wrapIoError(e, path, 'opening');
-  });
-  const spare = options.reuse ? [Buffer.allocUnsafe(READ_CHUNK), Buffer.allocUnsafe(READ_CHUNK)] : undefined;
-  try {
-    for (let turn = 0; ; turn++) {
-      const buf = spare ? spare[turn & 1]! : Buffer.allocUnsafe(READ_CHUNK);
-      const { bytesRead } = await handle.read(buf, 0, buf.length, null).catch((e) => {
-        throw wrapIoError(e, path, 'reading');
-      });
-      if (bytesRead === 0) return;
-      yield buf.subarray(0, bytesRead);
-    }
-  } finally {
-    await handle.close();
-  }
-}
-
-/**
- * Write the chunks of `data` to `path` atomically: a temporary file beside it, renamed when
- * complete (and fsync'd first unless `durable: false`). The next chunk is pulled while the
- * previous one is being written, so producing and writing overlap. Errors from `data` pass
- * through with `errorPath` attached when they lack a path.
- */
-export async function writeFileAtomic(
-  path: string,
-  data: AsyncIterable<Uint8Array>,
-  options: { overwrite?: boolean; durable?: boolean; errorPath?: string } = {},
-): Promise<number> {
-  if (!options.overwrite && (await exists(path))) {
-    throw new BackupError('EEXIST', `File exists "${path}", aborting!`, { path });
-  }
-  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
-  let handle: FileHandle | undefined;
-  let written = 0;
-  try {
-    handle = await open(tmp, 'wx').catch((e) => {
-      throw wrapIoError(e, path, 'creating');
-    });
-    const out = handle;
-    // The write in flight settles into `writeError`, never into a rejected promise nobody
-    // awaits yet (node would treat that as an unhandled rejection).
-    let writeError: BackupError | undefined;
-    let pending: Promise<void> = Promise.resolve();
-    for await (const chunk of data) {
-      await pending;
-      if (writeError) throw writeError;
-      pending = out.write(chunk).then(
-        () => undefined,
-        (e: unknown) => {
-          writeError = wrapIoError(e, path, 'writing');
-        },
-      );
-      written += chunk.length;
-    }
-    await pending;
-    if (writeError) throw writeError;
-    if (options.durable !== false) {
-      await handle.sync().catch((e) => {
-        throw wrapIoError(e, path, 'syncing');
-      });
-    }
-    await handle.close();
-    handle = undefined;
-    await rename(tmp, path).catch((e) => {
-      throw wrapIoError(e, path, 'renaming into');
-    });
-    return written;
-  } catch (e) {
-    await handle?.close().catch(() => undefined);
-    await rm(tmp, { force: true }).catch(() => undefined);
-    if (e instanceof BackupError && options.errorPath !== undefined) throw e.withPath(options.errorPath);
-    throw e;
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function fileSizeOf(path: string): Promise<number> {
   try {

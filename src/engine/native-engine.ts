@@ -18,7 +18,7 @@ import { knownLength, type ByteSource } from '../rsync/byte-source.js';
 import type { DeltaOptions, PatchBasis, SignatureOptions } from '../rsync/index.js';
 import type { Engine } from './engine.js';
 import { jsEngine } from './js-engine.js';
-import { loadAddon, type NativeAddon } from './native-addon.js';
+import { loadAddon, type NativeAddon } from '../io/native-addon.js';
 import { feedJob } from './native-job.js';
 import { PARALLEL_MIN_BYTES, stripedSignature } from './striped-signature.js';
 

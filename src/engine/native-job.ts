@@ -13,7 +13,7 @@
  */
 import { BackupError, type ErrorCode } from '../errors.js';
 import { chunksOf, type ByteSource } from '../rsync/byte-source.js';
-import type { NativeJob, StepResult } from './native-addon.js';
+import type { NativeJob, StepResult } from '../io/native-addon.js';
 
 const EMPTY = new Uint8Array(0);
 

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { BackupError } from '../errors.js';
-import { packageRoot } from './native-addon.js';
+import { packageRoot } from '../io/native-addon.js';
 import type { WorkerReply, WorkerRequest } from './worker-protocol.js';
 
 type Pending = { resolve: (reply: WorkerReply) => void; reject: (e: unknown) => void; worker: number };

@@ -6,7 +6,7 @@
 import { createReadStream } from 'node:fs';
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
-import { writeFileAtomic } from '../engine/files.js';
+import { writeFileAtomic } from '../io/atomic-write.js';
 import { BackupError, isBackupError, wrapIoError } from '../errors.js';
 import type { LoadRange, Storage } from './storage.js';
 

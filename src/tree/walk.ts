@@ -12,13 +12,14 @@
 import { lstat, opendir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BigIntStats } from 'node:fs';
+import type { WarningCode } from '../errors.js';
 import { entryTypeOf, metaOf, type EntryMeta } from './dir-state.js';
 import type { Selection } from './selection.js';
 
 /** A recoverable problem met while walking or reading the source. */
 export interface TreeWarning {
   /** `ESPECIAL` (socket/FIFO/device skipped), `EBADNAME`, `EHARDLINK`, `EUNREADABLE`, `EVANISHED`, `ECHANGED`. */
-  code: string;
+  code: WarningCode;
   /** Path relative to the source root. */
   path: string;
   message: string;

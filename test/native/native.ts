@@ -7,7 +7,7 @@ import { describe, it } from 'vitest';
 import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
 import type { Engine } from '../../src/engine/engine.js';
-import { loadAddon, type NativeAddon } from '../../src/engine/native-addon.js';
+import { loadAddon, type NativeAddon } from '../../src/io/native-addon.js';
 import { loadNativeEngine } from '../../src/engine/native-engine.js';
 import { onCi } from '../helpers/tools.js';
 

@@ -5,8 +5,8 @@
  * happens once, and turns every failure into a reason string instead of an exception: the
  * caller falls back to the TypeScript engine, or reports the reason when `native` was
  * asked for. The path is resolved from the package root, found by walking up to our
- * package.json, because this module runs both as `dist/engine/*.js` and, under vitest, as
- * `src/engine/*.ts`. The addon reports an ABI number so a stale build is refused with the
+ * package.json, because this module runs both as `dist/io/*.js` and, under vitest, as
+ * `src/io/*.ts`. The addon reports an ABI number so a stale build is refused with the
  * fix rather than called with arguments it does not understand.
  */
 import { existsSync, readFileSync } from 'node:fs';
