@@ -5,10 +5,13 @@
  * which vault holds each file's current signature), so a long chain never means scanning
  * every vault. Vaults are never compressed: signatures are hashes, which do not compress.
  * Each entry is a plain `rdiff signature` file, usable with `rdiff delta` by hand.
+ *
+ * A vault is verified whole before any signature in it is used: a damaged signature can
+ * still parse, and a delta made against it would restore wrong bytes.
  */
 import { parseSignature, type Signature } from '../rsync/index.js';
 import { BackupError } from '../errors.js';
-import { readTar } from './tar-reader.js';
+import { readTar, verifyArchive } from './tar-reader.js';
 import type { ArchiveSummary } from './tar-writer.js';
 
 /** One signature read back from a vault. */
@@ -19,15 +22,17 @@ export interface VaultSignature {
 
 /**
  * The signatures of the `wanted` paths found in the vault at `path`, in archive order.
- * Other entries are skipped unread. A wanted path the vault lacks is `ECORRUPT`.
+ * Other entries are skipped unread. With `expect`, the whole vault is checked against it
+ * before the first signature is handed out. A wanted path the vault lacks is `ECORRUPT`.
  */
 export async function* readSignatures(
   path: string,
   wanted: ReadonlySet<string>,
   expect?: ArchiveSummary,
 ): AsyncGenerator<VaultSignature, void, undefined> {
+  if (expect) await verifyArchive(path, expect);
   const seen = new Set<string>();
-  for await (const entry of readTar(path, 'none', expect)) {
+  for await (const entry of readTar(path, 'none')) {
     if (!wanted.has(entry.name) || seen.has(entry.name)) continue;
     seen.add(entry.name);
     let signature: Signature;

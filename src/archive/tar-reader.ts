@@ -14,8 +14,9 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
-import { BackupError } from '../errors.js';
-import { createContentHasher } from '../tree/content-hash.js';
+import { BackupError, wrapIoError } from '../errors.js';
+import { readFileChunks } from '../io/read-chunks.js';
+import { createContentHasher, hashChunks } from '../tree/content-hash.js';
 import type { ArchiveSummary, Compression } from './tar-writer.js';
 
 /** One entry read from an archive. */
@@ -27,19 +28,46 @@ export interface TarEntry {
   body: AsyncIterable<Uint8Array>;
 }
 
-/** Turn a failure while reading archive `path` into a typed error naming it. */
+/**
+ * Turn a failure while reading archive `path` into a typed error naming it. Only an error
+ * from a system call (it carries `syscall`) is an I/O failure; everything zlib or the tar
+ * parser says, and streamx's "stream was destroyed" that follows it, means the bytes are bad.
+ */
 export function archiveError(e: unknown, path: string): BackupError {
   if (e instanceof BackupError) return e.withPath(path);
   const err = e as NodeJS.ErrnoException;
   if (err?.code === 'ENOENT') return new BackupError('EMISSING', `artifact ${path} is missing`, { path, cause: e });
   const msg = err?.message ?? String(e);
+  if (typeof err?.syscall === 'string') return wrapIoError(e, path, 'reading artifact');
   if (err?.code === 'Z_BUF_ERROR' || /unexpected end/i.test(msg)) {
     return new BackupError('ETRUNCATED', `artifact ${path} is truncated (${msg})`, { path, cause: e });
   }
-  if (typeof err?.code === 'string' && !err.code.startsWith('Z_') && !err.code.startsWith('ERR_')) {
-    return new BackupError('EIO', `reading artifact ${path}: ${err.code} ${msg}`, { path, cause: e });
-  }
   return new BackupError('ECORRUPT', `artifact ${path} is corrupt (${msg})`, { path, cause: e });
+}
+
+/** Throw `ETRUNCATED`/`ECORRUPT` naming `path` unless the file has the recorded size. */
+async function checkSize(path: string, expect: ArchiveSummary): Promise<void> {
+  const st = await stat(path).catch((e) => {
+    throw archiveError(e, path);
+  });
+  if (st.size < expect.size) throw new BackupError('ETRUNCATED', `artifact ${path} is truncated: ${st.size} bytes, expected ${expect.size}`, { path });
+  if (st.size > expect.size) throw new BackupError('ECORRUPT', `artifact ${path} has ${st.size} bytes, expected ${expect.size}`, { path });
+}
+
+/**
+ * Check an artifact's size and content hash against what the state recorded, reading it
+ * once. For artifacts whose entries must not be used at all when any byte is wrong (a
+ * signature that looks valid but describes other bytes would make a wrong delta).
+ */
+export async function verifyArchive(path: string, expect: ArchiveSummary): Promise<void> {
+  await checkSize(path, expect);
+  let hash: string;
+  try {
+    hash = await hashChunks(readFileChunks(path, { reuse: true }));
+  } catch (e) {
+    throw archiveError(e, path);
+  }
+  if (hash !== expect.hash) throw new BackupError('ECORRUPT', `artifact ${path} is corrupt: its content hash does not match the backup state`, { path });
 }
 
 /**
@@ -51,13 +79,7 @@ export async function* readTar(
   compression: Compression,
   expect?: ArchiveSummary,
 ): AsyncGenerator<TarEntry, void, undefined> {
-  if (expect) {
-    const st = await stat(path).catch((e) => {
-      throw archiveError(e, path);
-    });
-    if (st.size < expect.size) throw new BackupError('ETRUNCATED', `artifact ${path} is truncated: ${st.size} bytes, expected ${expect.size}`, { path });
-    if (st.size > expect.size) throw new BackupError('ECORRUPT', `artifact ${path} has ${st.size} bytes, expected ${expect.size}`, { path });
-  }
+  if (expect) await checkSize(path, expect);
   const hasher = await createContentHasher();
   const hashing = new Transform({
     transform(chunk: Buffer, _enc, cb) {
@@ -87,6 +109,9 @@ export async function* readTar(
     }
     await piping;
   } catch (e) {
+    // The loop may see the consequence (a destroyed stream) before the pipeline reports the
+    // cause (zlib's or the parser's error): wait for the pipeline to settle, then name the cause.
+    await piping.catch(() => undefined);
     throw archiveError(pipeError ?? e, path);
   } finally {
     source.destroy();

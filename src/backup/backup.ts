@@ -15,11 +15,11 @@
  * the state is written last and is the commit point. An interrupted backup leaves only
  * uncommitted files, which the next backup of the name removes.
  */
-import { open, opendir, rm, stat } from 'node:fs/promises';
+import { open, opendir, rm, stat, type FileHandle } from 'node:fs/promises';
 import { basename, isAbsolute, relative, resolve, sep } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { writeFileAtomic } from '../io/atomic-write.js';
-import { BackupError, isBackupError } from '../errors.js';
+import { BackupError, isBackupError, wrapIoError } from '../errors.js';
 import { createStrongHasher, DeltaEncoder, SignatureEncoder, type Signature, type StrongHasher } from '../rsync/index.js';
 import { signatureHeader } from '../rsync/signature.js';
 import { readSignatures, Spool, TarWriter, type Compression, type TarEntryHeader } from '../archive/index.js';
@@ -143,6 +143,9 @@ class Outputs {
     for (const a of this.done.splice(0)) await rm(`${this.catalog.dir}/${a.file}`, { force: true }).catch(() => undefined);
   }
 }
+
+/** What a missing or damaged SigVault can throw: the files it served are then stored whole. */
+const VAULT_PROBLEMS = new Set(['EMISSING', 'ECORRUPT', 'ETRUNCATED', 'EBADMAGIC']);
 
 interface DeltaJob {
   meta: EntryMeta;
@@ -340,28 +343,30 @@ class BackupJob {
     return e;
   }
 
-  /** Delta-encode the files whose signature is in the vault of backup `vaultId`. */
+  /**
+   * Delta-encode the files whose signature is in the vault of backup `vaultId`. Signatures
+   * only save space: when the vault is missing or damaged, the files it served are stored
+   * whole, with a warning, and the chain goes on.
+   */
   private async runDeltas(vaultId: string, jobs: DeltaJob[]): Promise<void> {
-    const byPath = new Map(jobs.map((j) => [j.path, j]));
-    let vaultPath: string | undefined;
-    let expect: ArtifactSummary | undefined;
+    const left = new Map(jobs.map((j) => [j.path, j]));
     try {
-      const link = this.parent!.chain.find((l) => l.id === vaultId);
-      expect = link?.artifacts.find((a) => a.role === 'sigvault');
+      const expect = this.parent!.chain.find((l) => l.id === vaultId)?.artifacts.find((a) => a.role === 'sigvault');
       if (!expect) throw new BackupError('EMISSING', `backup ${vaultId} has no SigVault`);
-      vaultPath = await this.catalog.fetch(expect.file);
+      const vaultPath = await this.catalog.fetch(expect.file);
+      for await (const { path, signature } of readSignatures(vaultPath, new Set(left.keys()), expect)) {
+        const j = left.get(path)!;
+        left.delete(path);
+        await this.deltaOne(j, signature);
+      }
     } catch (e) {
-      if (!isBackupError(e) || e.code !== 'EMISSING') throw e;
-      for (const j of jobs) {
-        this.warn({ code: 'EMISSING', path: j.path, message: `its signature is unavailable (${e.message}); stored whole` });
+      if (!isBackupError(e) || !VAULT_PROBLEMS.has(e.code)) throw e;
+      const code = e.code === 'EMISSING' ? 'EMISSING' : 'ECORRUPT';
+      for (const j of left.values()) {
+        this.warn({ code, path: j.path, message: `its signature is unavailable (${e.message}); stored whole` });
         this.count(j.prev, false);
         await this.storeWhole(j.path, j.meta, j.prev);
       }
-      return;
-    }
-    for await (const { path, signature } of readSignatures(vaultPath, new Set(byPath.keys()), expect)) {
-      const j = byPath.get(path)!;
-      await this.deltaOne(j, signature);
     }
   }
 
@@ -441,7 +446,7 @@ class BackupJob {
       yield bytes;
     })());
     this.committed = true;
-    await syncDir(this.catalog.dir);
+    await syncDir(this.catalog.dir, this.id);
     this.stateFile = { path, role: 'state', size: bytes.length, hash: await hashChunks([bytes]) };
     return state;
   }
@@ -458,11 +463,22 @@ class BackupJob {
   }
 }
 
-/** Make the renames in `dir` durable: without it a power cut could lose a committed state. */
-async function syncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r').catch(() => undefined);
-  await fh?.sync().catch(() => undefined);
-  await fh?.close().catch(() => undefined);
+/**
+ * Make the renames in `dir` durable: without it a power cut could lose a committed state.
+ * A failure is reported, not swallowed: the backup exists now but may not survive a crash,
+ * and the caller must know before it deletes anything the backup was meant to replace.
+ */
+async function syncDir(dir: string, id: string): Promise<void> {
+  let fh: FileHandle | undefined;
+  try {
+    fh = await open(dir, 'r');
+    await fh.sync();
+  } catch (e) {
+    const err = wrapIoError(e, dir, 'syncing');
+    throw new BackupError(err.code, `backup ${id} was written, but ${err.message}: it may not survive a power cut`, { path: dir, cause: e });
+  } finally {
+    await fh?.close().catch(() => undefined);
+  }
 }
 
 /** An unchanged file's record with the metadata just read. */
