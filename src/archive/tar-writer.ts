@@ -88,6 +88,11 @@ export class TarWriter {
   private hasher?: Promise<ContentHasher>;
   private member?: Member;
   private size = 0;
+  /**
+   * The first failure writing the file (ENOSPC, EIO). Streams torn down after it report only
+   * their own teardown ("aborted", "destroyed"), so every error path reports this one instead.
+   */
+  private failure?: unknown;
   /** Entries written. */
   entries = 0;
 
@@ -107,10 +112,15 @@ export class TarWriter {
   private async emit(chunk: Uint8Array): Promise<void> {
     this.handle ??= open(this.tmp, 'wx');
     this.hasher ??= createContentHasher();
-    const [fh, hasher] = await Promise.all([this.handle, this.hasher]);
-    hasher.update(chunk);
-    this.size += chunk.length;
-    await fh.write(chunk);
+    try {
+      const [fh, hasher] = await Promise.all([this.handle, this.hasher]);
+      hasher.update(chunk);
+      this.size += chunk.length;
+      await fh.write(chunk);
+    } catch (e) {
+      this.failure ??= e;
+      throw e;
+    }
   }
 
   /** Append tar bytes, through the current gzip member when compressing. */
@@ -128,7 +138,9 @@ export class TarWriter {
     const copied = (async () => {
       for await (const out of gzip) await this.emit(out as Uint8Array);
     })();
-    copied.catch(() => undefined);
+    // A failed write ends the copy loop; the member must then fail its writers too, or a
+    // producer waiting for 'drain' would wait forever.
+    copied.catch((e: unknown) => gzip.destroy(e as Error));
     this.member = { level, gzip, copied };
   }
 
@@ -142,18 +154,22 @@ export class TarWriter {
 
   /** Append one entry; `body` must yield exactly `header.size` bytes for a file. */
   async add(header: TarEntryHeader, body?: AsyncIterable<Uint8Array>): Promise<void> {
+    let release: (() => Promise<unknown>) | undefined;
     try {
       let level = GZIP_LEVEL;
       if (this.compression === 'gzip' && body && (header.size ?? 0) >= SNIFF_MIN) {
         const sniffed = await sniff(body);
         body = sniffed.body;
+        release = sniffed.release;
         if (sniffed.incompressible) level = 0;
       }
       if (this.compression === 'gzip') await this.useLevel(level);
       await this.writeEntry(header, body);
       this.entries++;
     } catch (e) {
-      throw wrapIoError(e, this.path, 'writing');
+      throw wrapIoError(this.failure ?? e, this.path, 'writing');
+    } finally {
+      await release?.();
     }
   }
 
@@ -223,8 +239,9 @@ export class TarWriter {
       await rename(this.tmp, this.path);
       return { size: this.size, hash: hasher.digest() };
     } catch (e) {
+      const cause = this.failure ?? e;
       await this.abort();
-      throw wrapIoError(e, this.path, 'writing');
+      throw wrapIoError(cause, this.path, 'writing');
     }
   }
 
@@ -240,11 +257,16 @@ export class TarWriter {
   }
 }
 
-/** Peek at the first chunk of `body`: whether it looks incompressible, and the whole body again. */
-async function sniff(body: AsyncIterable<Uint8Array>): Promise<{ incompressible: boolean; body: AsyncIterable<Uint8Array> }> {
+/**
+ * Peek at the first chunk of `body`: whether it looks incompressible, and the whole body
+ * again. The peek has started `body`, so whatever happens next `release` must be called: it
+ * ends `body` (running its clean-up, such as closing the file it reads) if nothing else did.
+ */
+async function sniff(body: AsyncIterable<Uint8Array>): Promise<{ incompressible: boolean; body: AsyncIterable<Uint8Array>; release: () => Promise<unknown> }> {
   const it = body[Symbol.asyncIterator]();
   const first = await it.next();
   return {
+    release: async () => it.return?.(),
     incompressible: !first.done && looksIncompressible(first.value),
     body: (async function* () {
       if (first.done) return;
