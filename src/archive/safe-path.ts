@@ -12,14 +12,20 @@ import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BackupError } from '../errors.js';
 
-/** Throw `EUNSAFEPATH` unless `path` is a safe relative posix path. */
+/**
+ * Throw `EUNSAFEPATH` unless `path` is a safe relative POSIX path. It is judged as POSIX
+ * judges it: `\` and `c:` are ordinary characters of a name there (systemd names units
+ * `dev-disk-by\x2duuid….swap`), so refusing them would make legal trees unrestorable. Only
+ * on Windows, where they are separators and drive letters, are they refused.
+ */
 export function checkRelativePath(path: string, what = 'entry'): void {
   const bad = (why: string): never => {
     throw new BackupError('EUNSAFEPATH', `${what} ${JSON.stringify(path)} is refused: ${why}`, { path });
   };
   if (typeof path !== 'string' || path.length === 0) bad('empty path');
   if (path.includes('\0')) bad('NUL in path');
-  if (path.startsWith('/') || /^[A-Za-z]:/.test(path) || path.includes('\\')) bad('absolute or non-posix path');
+  if (path.startsWith('/')) bad('absolute path');
+  if (process.platform === 'win32' && (/^[A-Za-z]:/.test(path) || path.includes('\\'))) bad('a drive letter or backslash, which Windows reads as a path');
   for (const seg of path.split('/')) {
     if (seg === '' || seg === '.' || seg === '..') bad('empty, "." or ".." segment');
   }

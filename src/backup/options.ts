@@ -154,9 +154,9 @@ export function resolveWorkDir(workDir?: string): string {
   return resolve(workDir ?? (process.env.TMP || tmpdir()));
 }
 
-/** Throw `EPARAM` unless `name` can be a directory name. */
+/** Throw `EPARAM` unless `name` can be a directory name (any single POSIX path component). */
 export function checkName(name: string): string {
-  if (!name || name === '.' || name === '..' || /[/\\\0]/.test(name)) {
+  if (!name || name === '.' || name === '..' || /[/\0]/.test(name)) {
     throw new BackupError('EPARAM', `invalid backup name ${JSON.stringify(name)}`);
   }
   return name;
