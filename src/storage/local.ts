@@ -4,8 +4,8 @@
  * mounted disk or network share) and as the reference backend for the conformance suite.
  */
 import { createReadStream } from 'node:fs';
-import { mkdir, readdir, rm, stat } from 'node:fs/promises';
-import { dirname, join, relative, sep } from 'node:path';
+import { lstat, mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { BackupError, isBackupError, wrapIoError } from '../errors.js';
 import type { LoadRange, Storage } from './storage.js';
@@ -58,9 +58,15 @@ export class LocalStorage implements Storage {
     return { size: st.size };
   }
 
+  /**
+   * Every key starting with `prefix`, sorted. The walk starts at the deepest directory the
+   * prefix names whole (`a/b/` and `a/b/c` both start at `a/b`), so listing one backup's lock
+   * folder does not read every other backup's artifacts. Symbolic links are not followed, on
+   * the way to that directory or below it, and temporary files are not keys.
+   */
   async list(prefix: string): Promise<string[]> {
     const out: string[] = [];
-    const walk = async (dir: string): Promise<void> => {
+    const walk = async (dir: string, keyDir: string): Promise<void> => {
       let entries;
       try {
         entries = await readdir(dir, { withFileTypes: true });
@@ -69,16 +75,39 @@ export class LocalStorage implements Storage {
         throw wrapIoError(e, dir, 'listing');
       }
       for (const d of entries) {
-        const full = join(dir, d.name);
-        if (d.isDirectory()) await walk(full);
-        else if (d.isFile() && !/^\..*\.tmp$/.test(d.name)) {
-          const key = relative(this.root, full).split(sep).join('/');
-          if (key.startsWith(prefix)) out.push(key);
+        const key = keyDir + d.name;
+        if (d.isDirectory()) {
+          if (`${key}/`.startsWith(prefix)) await walk(join(dir, d.name), `${key}/`);
+        } else if (d.isFile() && !/^\..*\.tmp$/.test(d.name) && key.startsWith(prefix)) {
+          out.push(key);
         }
       }
     };
-    await walk(this.root);
+    const start = await this.startOf(prefix);
+    if (start !== undefined) await walk(start.dir, start.keyDir);
     return out.sort();
+  }
+
+  /**
+   * The directory the walk for `prefix` starts at and the key prefix of its entries, or
+   * undefined when no key can start with `prefix` (a component is missing, is not a real
+   * directory, or is not a valid key component).
+   */
+  private async startOf(prefix: string): Promise<{ dir: string; keyDir: string } | undefined> {
+    const parts = prefix.split('/').slice(0, -1);
+    let dir = this.root;
+    for (const part of parts) {
+      if (part === '' || part === '.' || part === '..' || part.includes('\0')) return undefined;
+      dir = join(dir, part);
+      try {
+        if (!(await lstat(dir)).isDirectory()) return undefined;
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+        throw wrapIoError(e, dir, 'listing');
+      }
+    }
+    return { dir, keyDir: parts.map((p) => `${p}/`).join('') };
   }
 
   async remove(key: string): Promise<void> {

@@ -1,0 +1,311 @@
+/**
+ * One run at a time: a lock made of lock objects in any {@link Storage} (restic's design).
+ *
+ * Every run writes a lock object of its own, under a key nobody else can pick (see
+ * `lock-record.ts`), into a lock folder: `NAME/locks/` in the work directory or in a bucket
+ * alike. Nothing is ever overwritten, renamed or compare-and-deleted, so the only thing asked
+ * of a backend is what every {@link Storage} gives: save, list, load, remove, with a list
+ * that shows every object whose save completed before the list began and was not removed
+ * (the local file system does; so does S3 since 2020). Two locks *conflict* when either is
+ * exclusive; shared locks (restore) coexist with each other but not with an exclusive one
+ * (prune, backup).
+ *
+ * Acquiring:
+ *  1. save our lock object;
+ *  2. list the folder and read each other lock. A lock whose holder is provably dead (see
+ *     `io/process-liveness.ts`) is removed with an ESTALELOCK warning; one that cannot be read
+ *     or is invalid counts as held by an unknown run. If no conflicting lock is left, we hold
+ *     the lock;
+ *  3. otherwise remove ours, wait a random moment, list again. If a conflicting lock seen in
+ *     step 2 is still there, its run is established: fail with ELOCKED naming it, or, with a
+ *     timeout, poll until it is gone (then go back to 1) or the time is up. If none of them is
+ *     left, they were contenders that backed off like us: go back to 1 (a bounded number of
+ *     times, with a longer random wait each time).
+ *
+ * Why two runs never both hold conflicting locks. Say A and B both do, and A's save completed
+ * first. B's step-2 list began after B's save completed, so after A's save: it showed A's lock
+ * unless it had been removed. A removes its own lock only when it does not hold (backing off,
+ * failing, releasing); another run removes it only when A is provably dead. So B saw A's lock,
+ * a live conflicting one, and did not take the lock. (A lock removed by hand, or a holder
+ * paused past a clock step, is outside this argument, as it is for restic.)
+ *
+ * Why, of two simultaneous runs with no timeout, at least one wins. Both saw the other in step
+ * 2 (or one of them already holds). A gives up only if its second list, made after removing
+ * its own lock, still shows B's; then B removes its lock after that list, and B's own second
+ * list, later still, cannot show A's: B goes back to step 1 and finds nothing in its way. So
+ * in each round at most one gives up, and only when the other will win; both retrying means
+ * their random waits overlapped again, which grows less likely with every round as the waits
+ * double; the bound (after {@link MAX_CONTENDED_ROUNDS} such rounds) is never reached in
+ * practice.
+ *
+ * A run killed with SIGKILL cannot release its lock: the dead-holder takeover exists for that.
+ * A lock on another host is never taken over: its owner (or a person) must remove it.
+ */
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BackupError, wrapIoError, type WarningCode } from '../errors.js';
+import { holderIsDead } from '../io/process-liveness.js';
+import type { Storage } from '../storage/storage.js';
+import {
+  describeHolder,
+  encodeLockRecord,
+  holderOf,
+  lockKey,
+  MAX_LOCK_BYTES,
+  newLockRecord,
+  parseLockRecord,
+  type LockRecord,
+  type ParsedLock,
+} from './lock-record.js';
+
+/** Contention rounds (all contenders backed off) before giving up, once any timeout is over. */
+export const MAX_CONTENDED_ROUNDS = 12;
+
+/** Shortest upper bound of the random wait after backing off, in ms. */
+const MIN_JITTER_MS = 5;
+/** Longest upper bound of the random wait after backing off, in ms. */
+const MAX_JITTER_MS = 2_000;
+/** First and longest interval between polls while waiting for a holder, in ms. */
+const FIRST_POLL_MS = 25;
+const MAX_POLL_MS = 1_000;
+
+/** A lock folder's lock taken over from a dead holder. */
+export interface LockWarning {
+  /** Always `ESTALELOCK`. */
+  code: Extract<WarningCode, 'ESTALELOCK'>;
+  /** The key of the lock object that was removed. */
+  path: string;
+  /** Which run held it and why it is known to be dead. */
+  message: string;
+}
+
+/** Options of {@link acquireLock}. */
+export interface LockOptions {
+  /** What the run does ("backup", "prune"), recorded in the lock and shown to the runs it blocks. */
+  operation: string;
+  /** An exclusive lock (the default) conflicts with every other; a shared one only with exclusive ones. */
+  exclusive?: boolean;
+  /** How long to wait for a holder to let go, in ms; 0 (the default) fails at once with ELOCKED. */
+  timeoutMs?: number;
+  /** Where the lock folder is (the work directory, a bucket), for messages. */
+  where?: string;
+  /** Stops acquiring: the call rejects with EABORTED and leaves no lock object behind. */
+  signal?: AbortSignal;
+  /** Receives a warning for each lock of a dead holder that was removed. */
+  onWarning?: (warning: LockWarning) => void;
+}
+
+/** A lock this run holds. */
+export interface HeldLock {
+  /** The key of this run's lock object. */
+  readonly key: string;
+  /** What this run's lock object says. */
+  readonly record: LockRecord;
+  /** Remove this run's lock object. Calling it again (or after it succeeded) does nothing. */
+  release(): Promise<void>;
+}
+
+interface Context {
+  storage: Storage;
+  dir: string;
+  exclusive: boolean;
+  /** " in WHERE", or empty. */
+  where: string;
+  onWarning?: (warning: LockWarning) => void;
+}
+
+/** A conflicting lock object: its record, or why it could not be read. */
+type Conflict = { key: string } & ParsedLock;
+
+/**
+ * Take the lock whose lock objects live under `prefix` (a folder such as `NAME/locks`) in
+ * `storage`, by the protocol in this module's header.
+ *
+ * Rejects with `ELOCKED` naming the holder (operation, pid, host, user, since when, and the key
+ * of its lock object) when another run holds a conflicting lock past `timeoutMs`, with
+ * `EABORTED` when `signal` fires, `EPARAM` for a bad prefix or option, and with the storage's
+ * error (`EIO`...) when it fails.
+ */
+export async function acquireLock(storage: Storage, prefix: string, options: LockOptions): Promise<HeldLock> {
+  const dir = prefix.replace(/\/+$/, '');
+  if (dir === '') throw new BackupError('EPARAM', `invalid lock folder ${JSON.stringify(prefix)}`);
+  const timeoutMs = options.timeoutMs ?? 0;
+  if (!(timeoutMs >= 0) || !Number.isFinite(timeoutMs)) {
+    throw new BackupError('EPARAM', `invalid lock timeout ${String(timeoutMs)} (ms, 0 or more)`);
+  }
+  if (options.operation.length === 0 || options.operation.length > 200) {
+    throw new BackupError('EPARAM', `invalid lock operation ${JSON.stringify(options.operation)} (1 to 200 characters)`);
+  }
+  const ctx: Context = {
+    storage,
+    dir,
+    exclusive: options.exclusive ?? true,
+    where: options.where === undefined ? '' : ` in ${options.where}`,
+  };
+  if (options.onWarning) ctx.onWarning = options.onWarning;
+  const { signal } = options;
+  const deadline = performance.now() + timeoutMs;
+  let own: string | undefined;
+  try {
+    for (let contended = 0; ; ) {
+      checkAbort(ctx, signal);
+      const record = await newLockRecord(options.operation, ctx.exclusive);
+      const key = lockKey(dir, record);
+      const started = performance.now();
+      own = key;
+      await storage.save(key, encodeLockRecord(record)).catch((e: unknown) => {
+        throw wrapIoError(e, key, 'saving the lock object');
+      });
+      const seen = await conflicts(ctx, key, signal);
+      if (seen.length === 0) return new StoredLock(storage, key, record);
+      await removeLock(storage, key);
+      own = undefined;
+      const jitterCap = Math.min(MAX_JITTER_MS, Math.max(MIN_JITTER_MS, 2 * (performance.now() - started)) * 2 ** contended);
+      await pause(ctx, Math.random() * jitterCap, signal);
+      let still = remaining(await conflicts(ctx, undefined, signal), seen);
+      if (still.length === 0) {
+        if (++contended >= MAX_CONTENDED_ROUNDS && performance.now() >= deadline) throw contendedError(ctx, contended);
+        continue;
+      }
+      for (let poll = FIRST_POLL_MS; still.length > 0; poll = Math.min(2 * poll, MAX_POLL_MS)) {
+        const left = deadline - performance.now();
+        if (left <= 0) throw lockedError(ctx, still[0]!, timeoutMs);
+        await pause(ctx, Math.min(left, poll * (0.5 + Math.random())), signal);
+        still = remaining(await conflicts(ctx, undefined, signal), still);
+      }
+    }
+  } catch (e) {
+    if (own !== undefined) await removeLock(storage, own).catch(() => undefined);
+    throw e;
+  }
+}
+
+class StoredLock implements HeldLock {
+  private releasing: Promise<void> | undefined;
+
+  constructor(
+    private readonly storage: Storage,
+    readonly key: string,
+    readonly record: LockRecord,
+  ) {}
+
+  release(): Promise<void> {
+    this.releasing ??= removeLock(this.storage, this.key).catch((e: unknown) => {
+      this.releasing = undefined;
+      throw e;
+    });
+    return this.releasing;
+  }
+}
+
+/**
+ * The live locks under the folder that conflict with ours (other than `own`), after removing
+ * those of dead holders. Lock objects are read one after the other: a folder holds a few.
+ * The listing must show `own`, saved just before: a backend whose listing lags behind its
+ * writes would void the argument in this module's header, so it is refused rather than used.
+ */
+async function conflicts(ctx: Context, own: string | undefined, signal: AbortSignal | undefined): Promise<Conflict[]> {
+  const keys = await ctx.storage.list(`${ctx.dir}/`).catch((e: unknown) => {
+    throw wrapIoError(e, ctx.dir, 'listing the lock folder');
+  });
+  if (own !== undefined && !keys.includes(own)) {
+    throw new BackupError(
+      'EIO',
+      `the storage${ctx.where} did not list the lock object ${own} it had just saved: its listing lags behind its ` +
+        'writes, and no lock can be built on such a listing',
+      { path: own },
+    );
+  }
+  const found: Conflict[] = [];
+  for (const key of keys) {
+    if (key === own) continue;
+    checkAbort(ctx, signal);
+    if (key.indexOf('/', ctx.dir.length + 1) >= 0) {
+      found.push({ key, invalid: 'it is not directly in the lock folder' });
+      continue;
+    }
+    const lock = await readLock(ctx.storage, key);
+    if (lock === undefined) continue;
+    if ('invalid' in lock) {
+      found.push({ key, ...lock });
+      continue;
+    }
+    const { record } = lock;
+    if (await holderIsDead(holderOf(record), Date.parse(record.createdAt))) {
+      await removeLock(ctx.storage, key);
+      ctx.onWarning?.({
+        code: 'ESTALELOCK',
+        path: key,
+        message: `removed the lock ${key}${ctx.where}: its holder, ${describeHolder(record)}, is no longer running`,
+      });
+      continue;
+    }
+    if (ctx.exclusive || record.exclusive) found.push({ key, record });
+  }
+  return found;
+}
+
+/** The lock object `key`, undefined when it is gone (its run let go since the listing). */
+async function readLock(storage: Storage, key: string): Promise<ParsedLock | undefined> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of storage.load(key, { offset: 0, length: MAX_LOCK_BYTES + 1 })) {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size > MAX_LOCK_BYTES) break;
+    }
+  } catch (e) {
+    if (storage.isNotFound(e)) return undefined;
+    return { invalid: `it cannot be read (${e instanceof Error ? e.message : String(e)})` };
+  }
+  return parseLockRecord(key, Buffer.concat(chunks));
+}
+
+async function removeLock(storage: Storage, key: string): Promise<void> {
+  await storage.remove(key).catch((e: unknown) => {
+    throw wrapIoError(e, key, 'removing the lock object');
+  });
+}
+
+/** The conflicts of `before` that `now` still shows. */
+function remaining(now: Conflict[], before: Conflict[]): Conflict[] {
+  const keys = new Set(before.map((c) => c.key));
+  return now.filter((c) => keys.has(c.key));
+}
+
+function checkAbort(ctx: Context, signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw abortedError(ctx, signal.reason);
+}
+
+async function pause(ctx: Context, ms: number, signal: AbortSignal | undefined): Promise<void> {
+  try {
+    await sleep(ms, undefined, signal ? { signal } : {});
+  } catch (e) {
+    throw abortedError(ctx, e);
+  }
+}
+
+function abortedError(ctx: Context, cause: unknown): BackupError {
+  return new BackupError('EABORTED', `taking the lock ${ctx.dir}${ctx.where}: aborted`, { path: ctx.dir, cause });
+}
+
+function lockedError(ctx: Context, holder: Conflict, timeoutMs: number): BackupError {
+  const waited = timeoutMs > 0 ? ` (waited ${timeoutMs} ms)` : '';
+  const message =
+    'record' in holder
+      ? `${ctx.dir}${ctx.where} is locked${waited} by ${describeHolder(holder.record)} (lock object ${holder.key}): ` +
+        `wait for it to finish or set a lock timeout. If that run is no longer running (a run on another host ` +
+        `or in another container cannot be checked from here), remove ${holder.key}`
+      : `${ctx.dir}${ctx.where} is locked${waited} by an unknown run: the lock object ${holder.key} is not valid ` +
+        `(${holder.invalid}). If no other run is active, remove ${holder.key}`;
+  return new BackupError('ELOCKED', message, { path: holder.key });
+}
+
+function contendedError(ctx: Context, rounds: number): BackupError {
+  return new BackupError(
+    'ELOCKED',
+    `${ctx.dir}${ctx.where}: could not take the lock, other runs kept starting at the same moment (${rounds} rounds); try again`,
+    { path: ctx.dir },
+  );
+}
