@@ -8,6 +8,7 @@
       "sources": [
         "src/addon.cc",
         "src/basis.cc",
+        "src/fsops.cc",
         "src/job.cc",
         "src/trace.cc"
       ],

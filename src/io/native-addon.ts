@@ -3,7 +3,8 @@
  *
  * The addon is optional and built by hand (`npm run build:native`), so loading is lazy,
  * happens once, and turns every failure into a reason string instead of an exception: the
- * caller falls back to the TypeScript engine, or reports the reason when `native` was
+ * caller falls back to the TypeScript engine (or to node's file-system calls, for the
+ * addon's exact file times and hole finding), or reports the reason when `native` was
  * asked for. The path is resolved from the package root, found by walking up to our
  * package.json, because this module runs both as `dist/io/*.js` and, under vitest, as
  * `src/io/*.ts`. The addon reports an ABI number so a stale build is refused with the
@@ -13,11 +14,15 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BackupError } from '../errors.js';
 
 /** The interface version of `native/src/addon.cc` this code speaks. */
-const ADDON_ABI = 1;
+const ADDON_ABI = 2;
 const PACKAGE_NAME = 'incremental-backups-tools';
 const BUILD_HINT = 'run `npm run build:native`';
+
+/** The `dirfd` that makes {@link NativeAddon.utimensat} resolve a path from the current directory. */
+export const AT_FDCWD = -100;
 
 /** What one step of a job did. */
 export interface StepResult {
@@ -51,6 +56,18 @@ export interface NativeAddon {
   };
   /** Jobs whose librsync state is still allocated (for leak tests). */
   liveJobs(): number;
+  /**
+   * Set the access and modification times of `path` (relative to the directory `dirfd`; -100
+   * is the current directory) to the nanosecond: BigInt nanoseconds since the epoch, negative
+   * before 1970. `nofollow` sets a symlink's own times. Throws a node-style errno Error.
+   */
+  utimensat(dirfd: number, path: string, atimeNs: bigint, mtimeNs: bigint, nofollow: boolean): void;
+  /** Set the times of the open file `fd` to the nanosecond, as {@link NativeAddon.utimensat}. */
+  futimens(fd: number, atimeNs: bigint, mtimeNs: bigint): void;
+  /** `lseek(fd, offset, SEEK_DATA)`: the first data at or after `offset`, or -1 when there is none (ENXIO). */
+  seekData(fd: number, offset: number): number;
+  /** `lseek(fd, offset, SEEK_HOLE)`: the first hole at or after `offset` (the end of the file counts as one), or -1 past the end. */
+  seekHole(fd: number, offset: number): number;
 }
 
 /** The addon, or why it cannot be used. */
@@ -99,4 +116,18 @@ function tryLoad(): AddonLoad {
 export function loadAddon(): AddonLoad {
   cached ??= tryLoad();
   return cached;
+}
+
+/**
+ * The addon for a call it accelerates: by default the addon when it loads, none when
+ * `native` is false, and with `native: true` an `ENATIVE` error naming `path` when it does
+ * not load (`doing` says what was being done, e.g. "setting the times of").
+ */
+export function addonFor(native: boolean | undefined, path: string, doing: string): NativeAddon | undefined {
+  if (native === false) return undefined;
+  const load = loadAddon();
+  if (native === true && load.addon === undefined) {
+    throw new BackupError('ENATIVE', `${doing} ${path}: ${load.error}`, { path });
+  }
+  return load.addon;
 }
