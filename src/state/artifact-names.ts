@@ -1,0 +1,46 @@
+/**
+ * The file names of a backup's artifacts, derived from its id.
+ *
+ * A backup `ID` of name `NAME` lives in `WORKDIR/NAME/`:
+ *   ID.sigvault.tar        signatures of the files whose content this backup stored
+ *   ID.files.tar[.gz]      files stored whole, plus directories and symlinks for manual recovery
+ *   ID.deltas.tar[.gz]     librsync deltas of changed files against their previous version
+ *   ID.state.json          the state, written last: the commit point
+ *
+ * A name is always computed from an id, a role and a compression, never taken from a state
+ * or a listing as it stands: a state that names `../../elsewhere/x.tar.gz` could otherwise
+ * make a restore read, or a storage fetch write, outside the work directory. The state
+ * records each artifact's name too (for people and plugins), and a reader checks that it is
+ * the derived one.
+ */
+import { BackupError } from '../errors.js';
+import { isBackupId } from './ids.js';
+
+/** What an archive artifact holds. */
+export type ArtifactRole = 'sigvault' | 'files' | 'deltas';
+
+/** Every artifact a backup can have: its archives and its state. */
+export type ArtifactFileRole = ArtifactRole | 'state';
+
+/** How an archive artifact is compressed (a SigVault and a state never are). */
+export type Compression = 'gzip' | 'none';
+
+const ARTIFACT_FILE = /^(.+?)\.(?:state\.json|sigvault\.tar|files\.tar(?:\.gz)?|deltas\.tar(?:\.gz)?)$/;
+
+/**
+ * The base name of artifact `role` of backup `id`. `compression` only matters for the files
+ * and deltas archives. `EPARAM` when `id` is not a backup id, so no name built here can hold
+ * a path separator.
+ */
+export function artifactFile(id: string, role: ArtifactFileRole, compression: Compression): string {
+  if (!isBackupId(id)) throw new BackupError('EPARAM', `not a backup id: ${JSON.stringify(id)}`);
+  if (role === 'state') return `${id}.state.json`;
+  if (role === 'sigvault') return `${id}.sigvault.tar`;
+  return `${id}.${role}.tar${compression === 'gzip' ? '.gz' : ''}`;
+}
+
+/** The backup id an artifact or state file name belongs to, if it is one. */
+export function idOfFile(file: string): string | undefined {
+  const id = ARTIFACT_FILE.exec(file)?.[1];
+  return isBackupId(id) ? id : undefined;
+}
