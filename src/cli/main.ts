@@ -1,50 +1,72 @@
 #!/usr/bin/env node
 /**
  * `ibt`: the command line. `ibt rdiff …` is a drop-in for librsync's rdiff; `ibt backup`,
- * `ibt restore` and `ibt list` drive the backup API.
+ * `ibt restore` and `ibt list` drive the backup API (`subcommands.ts`).
+ *
+ * Exit statuses: 0 done; rdiff's codes for the failures it shares (100 I/O, 101 usage, 108
+ * bad parameter, …); 1 for the other failures; 107 for a bug; 130/143 after SIGINT/SIGTERM;
+ * 141 when the reader of standard output closed it early (`ibt list NAME | head`).
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../io/native-addon.js';
+import { runSubcommand, SUBCOMMANDS } from './subcommands.js';
+import { guardStdio, print, printError, settle } from './stdio.js';
 
-// Commands are imported when run: `ibt rdiff` then loads neither tar nor the backup layers,
-// which keeps its start-up time and memory close to the engine's own.
+// The subcommands' definitions are small; the backup API and rdiff's engine are imported when
+// a command runs, so `ibt rdiff` loads neither tar nor the backup layers, and keeps its
+// start-up time and memory close to the engine's own.
 
-const USAGE = `Usage: ibt <command> [options]
-
-Commands:
-  rdiff signature|delta|patch ...   librsync's rdiff, same arguments and exit codes
-  backup SOURCE [options]           full or incremental backup of a directory
-  restore NAME TARGET [options]     restore a backup, at any point of its chain
-  list NAME [options]               list the backups of a name
-
-Run 'ibt <command> --help' for a command's options.
-`;
+const USAGE = [
+  'Usage: ibt <command> [options]',
+  '',
+  'Commands:',
+  `  ${'rdiff signature|delta|patch …'.padEnd(32)} librsync's rdiff, same arguments and exit codes`,
+  ...SUBCOMMANDS.map((c) => `  ${`${c.name} ${c.operands.join(' ')} [options]`.padEnd(32)} ${c.summary}`),
+  '',
+  "Run 'ibt <command> --help' for a command's options, 'ibt --version' for the version.",
+  '',
+].join('\n');
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  const sub = SUBCOMMANDS.find((c) => c.name === command);
+  if (sub !== undefined) return runSubcommand(sub, rest);
   switch (command) {
     case 'rdiff':
       return (await import('./rdiff.js')).runRdiff(rest);
-    case 'backup':
-    case 'restore':
-    case 'list':
-      return (await import('./backup.js')).runBackupCommand(command, rest);
-    case undefined:
+    case '-V':
+    case '--version':
+      print(`ibt ${version()}\n`);
+      return 0;
     case '-h':
     case '--help':
     case 'help':
-      process.stdout.write(USAGE);
-      return command === undefined ? 101 : 0;
+      print(USAGE);
+      return 0;
+    case undefined:
+      printError(USAGE);
+      return 101;
     default:
-      process.stderr.write(`ibt: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+      printError(`ibt: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
       return 101;
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (e: unknown) => {
-    process.stderr.write(`ibt: internal error: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exitCode = 107;
-  },
-);
+/** The version in our package.json, found from wherever this file runs (`dist/` or `src/`). */
+function version(): string {
+  const root = packageRoot();
+  if (root === undefined) throw new Error('package.json of incremental-backups-tools not found');
+  return (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+guardStdio();
+main(process.argv.slice(2))
+  .catch((e: unknown) => {
+    printError(`ibt: internal error: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 107;
+  })
+  .then(settle)
+  .then((status) => {
+    process.exitCode = status;
+  });

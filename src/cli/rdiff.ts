@@ -4,8 +4,8 @@
  * Same actions and abbreviations (any prefix of signature/delta/patch), same options
  * (`-H`, `-R`, `-b`, `-S`, `-f`, `-s`, plus the accepted-and-ignored `-I`/`-O` buffer sizes),
  * `-` or a missing name for stdin/stdout, no overwrite without `-f`, and rdiff's exit codes
- * (format doc §8): 0 ok, 100 I/O, 101 syntax, 103 input ended, 104 bad magic, 106 corrupt,
- * 108 parameter error. `--engine` (or `IBT_ENGINE`) picks the engine.
+ * (src/rsync/README.md, section "Exit codes"): 0 ok, 100 I/O, 101 syntax, 103 input ended,
+ * 104 bad magic, 106 corrupt, 108 parameter error. `--engine` (or `IBT_ENGINE`) picks the engine.
  */
 import { open, stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';

@@ -3,7 +3,7 @@
  * restore (or, for a SigVault, the next incremental) fail with a typed error that names the
  * artifact, and never leaves a wrong file in the target.
  */
-import { cp, mkdir, open, readdir, readFile, stat, truncate, utimes, writeFile } from 'node:fs/promises';
+import { cp, mkdir, open, readFile, stat, truncate, utimes, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fullBackup, incrementalBackup, restoreBackup, type BackupError, type BackupReport } from '../../src/index.js';
