@@ -125,6 +125,7 @@ export class TarWriter {
 
   /** Append tar bytes, through the current gzip member when compressing. */
   private async put(chunk: Uint8Array): Promise<void> {
+    if (this.failure !== undefined) throw this.failure;
     if (!this.member) return this.emit(chunk);
     const gz = this.member.gzip;
     if (!gz.write(chunk)) await drained(gz);
@@ -276,7 +277,13 @@ async function sniff(body: AsyncIterable<Uint8Array>): Promise<{ incompressible:
   };
 }
 
+/**
+ * Wait until `sink` wants more. A sink already torn down never emits another event, so
+ * waiting for one would hang: that is an immediate failure instead.
+ */
 function drained(sink: NodeJS.WritableStream): Promise<void> {
+  const state = sink as NodeJS.WritableStream & { destroyed?: boolean; errored?: Error | null };
+  if (state.destroyed) return Promise.reject(state.errored ?? new Error('the stream was torn down'));
   return new Promise((resolve, reject) => {
     const cleanup = (): void => {
       sink.removeListener('drain', onDrain);

@@ -11,9 +11,12 @@
  * Files needing deltas are grouped by the SigVault holding their signature so each vault is
  * read once, and only for the entries wanted: a long chain costs what its changed files cost.
  *
- * Crash safety: every archive is written under a temporary name and renamed when complete;
- * the state is written last and is the commit point. An interrupted backup leaves only
- * uncommitted files, which the next backup of the name removes.
+ * One run of a name at a time: a backup holds the name's lock (`catalog/`) from before it
+ * reads the catalog until after it commits, so ids are unique and no run ever mistakes
+ * another live run's files for leftovers. Crash safety: every archive is written under a
+ * temporary name and renamed when complete; the state is written last and is the commit
+ * point. An interrupted backup leaves only uncommitted files, which the next backup of the
+ * name removes.
  */
 import { open, opendir, rm, stat, type FileHandle } from 'node:fs/promises';
 import { basename, isAbsolute, relative, resolve, sep } from 'node:path';
@@ -23,6 +26,7 @@ import { BackupError, isBackupError, wrapIoError } from '../errors.js';
 import { createStrongHasher, DeltaEncoder, SignatureEncoder, type Signature, type StrongHasher } from '../rsync/index.js';
 import { signatureHeader } from '../rsync/signature.js';
 import { readSignatures, Spool, TarWriter, type Compression, type TarEntryHeader } from '../archive/index.js';
+import { Catalog, lockName } from '../catalog/index.js';
 import {
   compileSelection,
   contentMayDiffer,
@@ -34,12 +38,10 @@ import {
   type EntryMeta,
   type TreeWarning,
 } from '../tree/index.js';
-import { artifactFile, type ArtifactRole, type ArtifactSummary } from './artifacts.js';
-import { Catalog, idDate } from './catalog.js';
+import { artifactFile, idDate, serializeState, STATE_FORMAT, STATE_VERSION, type ArtifactRole, type ArtifactSummary, type BackupState, type BackupStats, type FileEntry, type ReadState, type StateEntry } from '../state/index.js';
 import { sharedDigests } from './digest-cache.js';
-import { asAbort, checkName, resolveWorkDir, type BackupOptions, type BackupReport, type BackupStats, type BackupWarning, type ReportFile } from './options.js';
+import { asAbort, checkName, resolveWorkDir, type BackupOptions, type BackupReport, type BackupWarning, type ReportFile } from './options.js';
 import { MAX_DELTAS, SMALL_FILE, signatureParamsFor, WHOLE_RATIO } from './policy.js';
-import { serializeState, STATE_FORMAT, STATE_VERSION, type BackupState, type StateEntry } from './state.js';
 
 /**
  * Back up every selected entry of the directory `source`, starting a new chain.
@@ -77,30 +79,50 @@ async function runBackup(source: string, options: BackupOptions, incremental: bo
     });
   const name = checkName(options.name ?? basename(root));
   const workDir = resolveWorkDir(options.workDir);
-  const catalog = await Catalog.open(workDir, name, options.storage, true);
-  await catalog.cleanStrays();
-  const parent = incremental ? await catalog.latest() : undefined;
-  const id = catalog.newId();
-  const job = new BackupJob(root, workDir, catalog, id, parent, options);
+  const warnings = new Warnings(options.strict ?? false);
+  const lock = await lockName(workDir, name, {
+    operation: `backup of ${root}`,
+    timeoutMs: options.lockTimeout,
+    signal: options.signal,
+    onWarning: (w) => warnings.add(w),
+  });
+  let job: BackupJob | undefined;
   try {
+    const catalog = await Catalog.open(workDir, name, options.storage, true);
+    await catalog.cleanStrays();
+    const parent = incremental ? await catalog.latestIntact((w) => warnings.add(w)) : undefined;
+    const id = catalog.nextId();
+    job = new BackupJob(root, workDir, catalog, id, parent, warnings, options);
     const state = await job.run();
     catalog.added(id);
-    const files = job.reportFiles();
     return {
       name,
       id,
       kind: state.kind,
-      ...(parent ? { parent: parent.id } : {}),
+      ...(state.parent ? { parent: state.parent.id } : {}),
       createdAt: new Date(state.createdAt),
       workDir,
-      files,
+      files: job.reportFiles(),
       stats: state.stats,
-      warnings: state.warnings,
+      warnings: warnings.list,
     };
   } catch (e) {
     throw asAbort(e, root);
   } finally {
-    await job.cleanup();
+    await job?.cleanup();
+    await lock.release();
+  }
+}
+
+/** A backup's warnings; with `strict`, the first one is an `ESTRICT` error instead. */
+class Warnings {
+  readonly list: BackupWarning[] = [];
+
+  constructor(private readonly strict: boolean) {}
+
+  add(w: BackupWarning): void {
+    if (this.strict) throw new BackupError('ESTRICT', `${w.path}: ${w.message} (${w.code})`, { path: w.path });
+    this.list.push(w);
   }
 }
 
@@ -150,7 +172,7 @@ const VAULT_PROBLEMS = new Set(['EMISSING', 'ECORRUPT', 'ETRUNCATED', 'EBADMAGIC
 interface DeltaJob {
   meta: EntryMeta;
   path: string;
-  prev: StateEntry;
+  prev: FileEntry;
 }
 
 class BackupJob {
@@ -158,7 +180,6 @@ class BackupJob {
   private readonly outputs: Outputs;
   private readonly prevEntries = new Map<string, StateEntry>();
   private readonly entries: StateEntry[] = [];
-  private readonly warnings: BackupWarning[] = [];
   private readonly byVault = new Map<string, DeltaJob[]>();
   private readonly stats: BackupStats = {
     scanned: 0,
@@ -184,7 +205,8 @@ class BackupJob {
     private readonly workDir: string,
     private readonly catalog: Catalog,
     private readonly id: string,
-    private readonly parent: BackupState | undefined,
+    private readonly parentRead: ReadState | undefined,
+    private readonly warnings: Warnings,
     private readonly options: BackupOptions,
   ) {
     this.compression = options.compression ?? 'gzip';
@@ -192,12 +214,15 @@ class BackupJob {
       throw new BackupError('EPARAM', `compression must be gzip or none, not ${JSON.stringify(this.compression)}`);
     }
     this.outputs = new Outputs(catalog, id, this.compression);
-    for (const e of parent?.entries ?? []) this.prevEntries.set(e.path, e);
+    for (const e of parentRead?.state.entries ?? []) this.prevEntries.set(e.path, e);
+  }
+
+  private get parent(): BackupState | undefined {
+    return this.parentRead?.state;
   }
 
   private warn(w: TreeWarning): void {
-    if (this.options.strict) throw new BackupError('ESTRICT', `${w.path}: ${w.message} (${w.code})`, { path: w.path });
-    this.warnings.push(w);
+    this.warnings.add(w);
   }
 
   private progress(phase: 'scan' | 'store' | 'delta', path: string): void {
@@ -234,24 +259,24 @@ class BackupJob {
     if (meta.type !== 'file') {
       this.count(prev, sameType && !metaDiffers(prev, meta));
       if (!sameType || metaDiffers(prev, meta)) await this.outputs.writer('files').add(tarHeader(path, meta));
-      this.entries.push({ path, ...meta });
+      this.entries.push(meta.type === 'dir' ? dirEntry(path, meta) : symlinkEntry(path, meta));
       return;
     }
-    const prevFile = sameType ? prev : undefined;
+    const prevFile = prev?.type === 'file' ? prev : undefined;
     const quickSame = prevFile !== undefined && !prevFile.unstable && !contentMayDiffer(prevFile, meta);
     if (quickSame && !this.options.checksum) {
       this.count(prev, !metaDiffers(prevFile, meta));
       this.entries.push(carry(path, meta, prevFile));
       return;
     }
-    if (prevFile?.sig !== undefined && meta.size >= SMALL_FILE && prevFile.content!.length <= MAX_DELTAS) {
+    if (prevFile?.sig !== undefined && meta.size >= SMALL_FILE && prevFile.content.length <= MAX_DELTAS) {
       const jobs = this.byVault.get(prevFile.sig) ?? [];
       jobs.push({ path, meta, prev: prevFile });
       this.byVault.set(prevFile.sig, jobs);
       return;
     }
     if (prevFile && this.options.checksum && quickSame) {
-      const hash = await this.hashOnly(path, meta);
+      const hash = await this.hashOnly(path, meta, prevFile);
       if (hash === prevFile.hash) {
         this.count(prev, !metaDiffers(prevFile, meta));
         this.entries.push(carry(path, meta, prevFile));
@@ -270,7 +295,7 @@ class BackupJob {
   }
 
   /** Open a file for reading, or warn and return undefined when it cannot be. */
-  private async open(path: string, meta: EntryMeta, prev: StateEntry | undefined) {
+  private async open(path: string, meta: EntryMeta, prev: FileEntry | undefined) {
     try {
       return await openStable(`${this.root}/${path}`, meta.size, meta.mtime);
     } catch (e) {
@@ -286,8 +311,8 @@ class BackupJob {
     }
   }
 
-  private async hashOnly(path: string, meta: EntryMeta): Promise<string | undefined> {
-    const read = await this.open(path, meta, this.prevEntries.get(path));
+  private async hashOnly(path: string, meta: EntryMeta, prev: FileEntry): Promise<string | undefined> {
+    const read = await this.open(path, meta, prev);
     if (!read) return undefined;
     const h = await createContentHasher();
     for await (const chunk of read.chunks) {
@@ -300,7 +325,7 @@ class BackupJob {
   }
 
   /** Store `path` whole in the files archive, with its signature when it is large enough. */
-  private async storeWhole(path: string, meta: EntryMeta, prev: StateEntry | undefined): Promise<void> {
+  private async storeWhole(path: string, meta: EntryMeta, prev: FileEntry | undefined): Promise<void> {
     const read = await this.open(path, meta, prev);
     if (!read) return;
     const hasher = await createContentHasher();
@@ -324,7 +349,7 @@ class BackupJob {
       await this.outputs.writer('files').add(tarHeader(path, meta), body());
       if (params) await this.addSignature(path, meta, sigSpool);
       this.stats.storedWhole++;
-      this.entries.push(this.stored(path, meta, hasher.digest(), [this.id], params !== undefined, read.changed));
+      this.entries.push(this.stored(path, meta, { hash: hasher.digest(), content: [this.id] }, params !== undefined, read.changed));
       this.progress('store', path);
     } finally {
       await sigSpool.dispose();
@@ -335,9 +360,9 @@ class BackupJob {
     await this.outputs.writer('sigvault').add({ name: path, type: 'file', mode: 0o644, mtime: meta.mtime, size: spool.size }, spool.chunks());
   }
 
-  private stored(path: string, meta: EntryMeta, hash: string, content: string[], hasSig: boolean, changed: boolean): StateEntry {
+  private stored(path: string, meta: EntryMeta, content: Content, hasSig: boolean, changed: boolean): FileEntry {
     if (changed) this.warn({ code: 'ECHANGED', path, message: 'changed while it was read; the bytes read were stored and the next backup reads it again' });
-    const e: StateEntry = { path, ...meta, hash, content };
+    const e = fileEntry(path, meta, content);
     if (hasSig) e.sig = this.id;
     if (changed) e.unstable = true;
     return e;
@@ -404,7 +429,8 @@ class BackupJob {
       await this.outputs.writer('deltas').add({ name: path, type: 'file', mode: 0o644, mtime: meta.mtime, size: deltaSpool.size }, deltaSpool.chunks());
       await this.addSignature(path, meta, sigSpool);
       this.stats.storedDelta++;
-      this.entries.push(this.stored(path, meta, hash, [...prev.content!, this.id], true, read.changed));
+      const steps = [...(prev.steps ?? []), { size: prev.size, hash: prev.hash }];
+      this.entries.push(this.stored(path, meta, { hash, content: [...prev.content, this.id], steps }, true, read.changed));
       this.progress('delta', path);
     } finally {
       await sigSpool.dispose();
@@ -422,14 +448,14 @@ class BackupJob {
       name: this.catalog.name,
       id: this.id,
       kind,
-      parent: this.parent?.id ?? null,
+      parent: this.parentRead ? { id: this.parentRead.state.id, digest: this.parentRead.digest } : null,
       createdAt,
       source: this.root,
       compression: this.compression,
       checksum: this.options.checksum ?? false,
       chain: [...(this.parent?.chain ?? []), { id: this.id, kind, createdAt, artifacts: this.outputs.done }],
       stats: this.stats,
-      warnings: this.warnings,
+      warnings: this.warnings.list,
       entries: this.entries,
     };
     this.options.onProgress?.({ phase: 'commit', entries: this.entries.length, bytes: this.stats.bytesRead });
@@ -438,7 +464,7 @@ class BackupJob {
     let bytes: Buffer = Buffer.alloc(0);
     for (let stateBytes = 0; ; stateBytes = bytes.length) {
       this.stats.bytesWritten = artifactBytes + stateBytes;
-      bytes = await serializeState(state);
+      ({ bytes } = await serializeState(state));
       if (bytes.length === stateBytes) break;
     }
     const path = `${this.catalog.dir}/${artifactFile(this.id, 'state', 'none')}`;
@@ -481,9 +507,26 @@ async function syncDir(dir: string, id: string): Promise<void> {
   }
 }
 
+/** How a file's current version is rebuilt: the state fields of a file besides its metadata. */
+type Content = Pick<FileEntry, 'hash' | 'content' | 'steps'>;
+
+function dirEntry(path: string, m: EntryMeta): StateEntry {
+  return { path, type: 'dir', mode: m.mode, uid: m.uid, gid: m.gid, mtime: m.mtime, size: 0 };
+}
+
+function symlinkEntry(path: string, m: EntryMeta): StateEntry {
+  return { path, type: 'symlink', mode: m.mode, uid: m.uid, gid: m.gid, mtime: m.mtime, size: 0, target: m.target! };
+}
+
+function fileEntry(path: string, m: EntryMeta, { hash, content, steps }: Content): FileEntry {
+  const e: FileEntry = { path, type: 'file', mode: m.mode, uid: m.uid, gid: m.gid, mtime: m.mtime, size: m.size, ctime: m.ctime!, ino: m.ino!, hash, content };
+  if (steps !== undefined) e.steps = steps;
+  return e;
+}
+
 /** An unchanged file's record with the metadata just read. */
-function carry(path: string, meta: EntryMeta, prev: StateEntry): StateEntry {
-  const e: StateEntry = { path, ...meta, hash: prev.hash, content: prev.content };
+function carry(path: string, meta: EntryMeta, prev: FileEntry): FileEntry {
+  const e = fileEntry(path, meta, prev);
   if (prev.sig !== undefined) e.sig = prev.sig;
   return e;
 }

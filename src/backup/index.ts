@@ -5,15 +5,28 @@
 export { fullBackup, incrementalBackup } from './backup.js';
 export { restoreBackup } from './restore.js';
 export { listBackups, saveBackup } from './list.js';
-export { STATE_FORMAT, STATE_VERSION, type BackupState, type ChainLink, type StateEntry } from './state.js';
-export type { ArtifactRole, ArtifactSummary } from './artifacts.js';
-export type { Compression } from '../archive/tar-writer.js';
+export {
+  STATE_FORMAT,
+  STATE_VERSION,
+  type ArtifactRole,
+  type ArtifactSummary,
+  type BackupState,
+  type BackupStats,
+  type ChainLink,
+  type Compression,
+  type DirEntry,
+  type FileEntry,
+  type FileStep,
+  type ParentLink,
+  type StateEntry,
+  type StateWarning,
+  type SymlinkEntry,
+} from '../state/index.js';
 export type { EntryType } from '../tree/dir-state.js';
 export type {
   BackupInfo,
   BackupOptions,
   BackupReport,
-  BackupStats,
   BackupWarning,
   CommonOptions,
   ListOptions,

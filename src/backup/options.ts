@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import type { EngineChoice } from '../engine/engine.js';
 import { BackupError, type WarningCode } from '../errors.js';
 import type { Storage } from '../storage/index.js';
-import type { ArtifactRole } from './artifacts.js';
+import type { ArtifactRole, BackupStats } from '../state/index.js';
 
 /** Options every backup function takes. */
 export interface CommonOptions {
@@ -65,26 +65,6 @@ export interface BackupOptions extends CommonOptions {
   lockTimeout?: number;
 }
 
-/** Counts and sizes of one backup. */
-export interface BackupStats {
-  /** Entries walked and selected. */
-  scanned: number;
-  created: number;
-  /** Entries whose content or metadata changed. */
-  modified: number;
-  deleted: number;
-  unchanged: number;
-  /** Files stored whole. */
-  storedWhole: number;
-  /** Files stored as deltas. */
-  storedDelta: number;
-  /** Bytes read from the source. */
-  bytesRead: number;
-  /** Bytes of all artifacts written, the state included. */
-  bytesWritten: number;
-  durationMs: number;
-}
-
 /** One artifact of a report: what a storage plugin uploads. */
 export interface ReportFile {
   /** Absolute path in the work directory. */
@@ -132,9 +112,12 @@ export interface RestoreReport {
 
 /** Options of {@link listBackups}. */
 export interface ListOptions {
+  /** Where artifacts and states live: default `$TMP` when set, else `os.tmpdir()`. */
   workDir?: string;
   /** Also list backups found only in storage. */
   storage?: Storage;
+  /** Called for each damaged state left out of the list. */
+  onWarning?: (warning: BackupWarning) => void;
 }
 
 /** One backup, as {@link listBackups} describes it. */

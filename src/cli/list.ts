@@ -8,7 +8,7 @@
 import { join } from 'node:path';
 import { BackupError } from '../errors.js';
 import { STORAGE, WORK_DIR, type Subcommand } from './command.js';
-import { print } from './stdio.js';
+import { print, printError } from './stdio.js';
 
 /** The definition of `ibt list`. */
 export const listCommand: Subcommand = {
@@ -31,6 +31,7 @@ export const listCommand: Subcommand = {
     const list = await listBackups(name, {
       workDir: line.string('work-dir'),
       storage: storageDir === undefined ? undefined : new LocalStorage(storageDir),
+      onWarning: (w) => printError(`ibt: warning: ${w.code}: ${w.path}: ${w.message}\n`),
     });
     if (list.length === 0) {
       const dir = join(resolveWorkDir(line.string('work-dir')), name);

@@ -4,6 +4,7 @@
  * nothing of archives' contents, storage or restore, only what a state must be to be trusted.
  */
 export * from './artifact-names.js';
+export * from './at.js';
 export * from './ids.js';
 export * from './invariants.js';
 export * from './schema.js';

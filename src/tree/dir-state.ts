@@ -3,10 +3,10 @@
  *
  * What is recorded is what a restore must reproduce and what tells whether an entry changed:
  * type, permission bits, owner, mtime in nanoseconds (a string, since JSON numbers stop being
- * exact at 2^53), the size and content hash of regular files and the target of symlinks. An
- * entry is "changed" when any of these differ; a file whose size and mtime are the same is
- * assumed to hold the same bytes unless the caller asks for content hashes to be compared,
- * exactly rsync's quick check.
+ * exact at 2^53), the size and content hash of regular files and the target of symlinks, and,
+ * for files, the inode's change time and number. A file whose size, mtime, ctime and inode
+ * are all the same is assumed to hold the same bytes unless the caller asks for content
+ * hashes to be compared: rsync's quick check, made as strict as git's and restic's.
  */
 import type { BigIntStats } from 'node:fs';
 
@@ -26,6 +26,10 @@ export interface EntryMeta {
   size: number;
   /** Symlink target, as stored in the link (never followed). */
   target?: string;
+  /** Inode change time in nanoseconds (files only): moves on every write, even one that puts the mtime back. */
+  ctime?: string;
+  /** Inode number as a decimal string (files only): a file replaced by another gets a new one. */
+  ino?: string;
 }
 
 /** The type of a stat result, or the name of the unsupported kind it is. */
@@ -49,17 +53,25 @@ export function metaOf(st: BigIntStats, type: EntryType, target?: string): Entry
     size: type === 'file' ? Number(st.size) : 0,
   };
   if (target !== undefined) meta.target = target;
+  if (type === 'file') {
+    meta.ctime = st.ctimeNs.toString();
+    meta.ino = st.ino.toString();
+  }
   return meta;
 }
 
-/** True when the contents may differ: type, size, mtime or symlink target changed. */
+/**
+ * True when the contents may differ. As git and restic judge it: type, size, mtime or symlink
+ * target changed, or the inode's change time or number did. The ctime catches a writer that
+ * puts the mtime back (`touch -r`, `rsync --inplace -t`, VM tools): no process can set it.
+ */
 export function contentMayDiffer(a: EntryMeta, b: EntryMeta): boolean {
-  return a.type !== b.type || a.size !== b.size || a.mtime !== b.mtime || a.target !== b.target;
+  return a.type !== b.type || a.size !== b.size || a.mtime !== b.mtime || a.target !== b.target || a.ctime !== b.ctime || a.ino !== b.ino;
 }
 
-/** True when any recorded attribute differs. */
+/** True when an attribute a restore reproduces differs (type, size, mtime, target, mode, owner). */
 export function metaDiffers(a: EntryMeta, b: EntryMeta): boolean {
-  return contentMayDiffer(a, b) || a.mode !== b.mode || a.uid !== b.uid || a.gid !== b.gid;
+  return a.type !== b.type || a.size !== b.size || a.mtime !== b.mtime || a.target !== b.target || a.mode !== b.mode || a.uid !== b.uid || a.gid !== b.gid;
 }
 
 /** Nanoseconds (decimal string) to the seconds value `fs.utimes` takes (microsecond precision). */

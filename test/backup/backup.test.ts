@@ -2,7 +2,8 @@
  * Behaviour of the backup API: errors users act on, ids, listing, selection, checksum mode,
  * whole-versus-delta storage, odd names, aborts and leftovers of interrupted backups.
  */
-import { mkdir, open, readdir, readFile, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { mkdir, open, readdir, readFile, rename, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fullBackup, incrementalBackup, listBackups, nativeAvailable, restoreBackup, type BackupError } from '../../src/index.js';
@@ -103,7 +104,7 @@ describe('chains and ids', () => {
       expect(inc.files.map((f) => f.role)).toEqual(['sigvault', 'deltas', 'state']);
       expect(inc.stats.storedDelta).toBe(1);
       expect(inc.files.find((f) => f.role === 'deltas')!.size).toBeLessThan(5000);
-      const all = (await readdir(join(w, 'src'))).sort();
+      const all = (await readdir(join(w, 'src'))).filter((f) => f !== 'locks').sort();
       expect(all).toEqual([...full.files, ...same.files, ...inc.files].map((f) => f.path.slice(join(w, 'src').length + 1)).sort());
     }));
 
@@ -162,44 +163,62 @@ describe('chains and ids', () => {
       }
     }));
 
-  it('stray temporary files and uncommitted artifacts are removed by the next backup', () =>
+  it('stray temporary files of dead runs and uncommitted artifacts are removed by the next backup; a live writer\'s temporary file is left alone', () =>
     withTempDir(async (tmp) => {
       await mkdir(tmp.file('src'));
       const w = tmp.file('w');
       await fullBackup(tmp.file('src'), { workDir: w });
-      await writeFile(join(w, 'src', '.20991231T000000000Z-000.files.tar.gz.abc.tmp'), 'junk');
+      const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+      const deadPid = Number(dead.stdout);
+      await writeFile(join(w, 'src', `.20991231T000000000Z-000.files.tar.gz.${deadPid}-0123456789ab.tmp`), 'junk');
+      // A restore filling the cache (it takes no lock) writes a temporary file like this one.
+      const live = `.20991231T000000000Z-001.state.json.${process.pid}-0123456789ab.tmp`;
+      await writeFile(join(w, 'src', live), 'in progress');
       await writeFile(join(w, 'src', '20991231T000000000Z-000.files.tar.gz'), 'orphan');
       await incrementalBackup(tmp.file('src'), { workDir: w });
       const left = await readdir(join(w, 'src'));
-      expect(left.filter((f) => f.includes('2099'))).toEqual([]);
+      expect(left.filter((f) => f.includes('2099'))).toEqual([live]);
       expect((await listBackups('src', { workDir: w })).length).toBe(2);
     }));
 });
 
 describe('change detection', () => {
-  it('checksum mode finds a same-size, same-mtime edit that the quick check misses', () =>
+  it('an edit that puts back the size and mtime (touch -r) is not missed: the inode change time moved', () =>
     withTempDir(async (tmp) => {
       await mkdir(tmp.file('src'));
       const w = tmp.file('w');
       await writeFile(tmp.file('src/small'), 'aaaa');
       await writeFile(tmp.file('src/large'), new Prng(5).bytes(50_000));
+      await writeFile(tmp.file('src/replaced'), 'cccc');
       const t = 1_700_000_000;
-      await utimes(tmp.file('src/small'), t, t);
-      await utimes(tmp.file('src/large'), t, t);
+      for (const f of ['small', 'large', 'replaced']) await utimes(tmp.file(`src/${f}`), t, t);
       await fullBackup(tmp.file('src'), { workDir: w });
       await writeFile(tmp.file('src/small'), 'bbbb');
       const large = await readFile(tmp.file('src/large'));
       large[25_000] ^= 1;
       await writeFile(tmp.file('src/large'), large);
-      await utimes(tmp.file('src/small'), t, t);
-      await utimes(tmp.file('src/large'), t, t);
+      // Replaced by another file (a new inode) of the same size and mtime, as editors save.
+      await writeFile(tmp.file('src/replaced.new'), 'dddd');
+      await rename(tmp.file('src/replaced.new'), tmp.file('src/replaced'));
+      for (const f of ['small', 'large', 'replaced']) await utimes(tmp.file(`src/${f}`), t, t);
       const quick = await incrementalBackup(tmp.file('src'), { workDir: w });
-      expect(quick.stats.modified).toBe(0);
-      const thorough = await incrementalBackup(tmp.file('src'), { workDir: w, checksum: true });
-      expect(thorough.stats.modified).toBe(2);
-      expect(thorough.stats.storedDelta).toBe(1);
+      expect(quick.stats.modified).toBe(3);
+      expect(quick.stats.storedDelta).toBe(1);
       await restoreBackup('src', tmp.file('out'), { workDir: w });
       expectSameTree(await snapshot(tmp.file('out')), await snapshot(tmp.file('src')));
+    }));
+
+  it('checksum mode reads every file and stores nothing for files whose content hash is unchanged', () =>
+    withTempDir(async (tmp) => {
+      await mkdir(tmp.file('src'));
+      const w = tmp.file('w');
+      await writeFile(tmp.file('src/small'), 'aaaa');
+      await writeFile(tmp.file('src/large'), new Prng(5).bytes(50_000));
+      await fullBackup(tmp.file('src'), { workDir: w });
+      const thorough = await incrementalBackup(tmp.file('src'), { workDir: w, checksum: true });
+      expect(thorough.stats.bytesRead).toBe(50_004);
+      expect(thorough.stats.modified).toBe(0);
+      expect(thorough.files.map((f) => f.role)).toEqual(['state']);
     }));
 
   it('a file that changes while it is read is stored as read, flagged, and read again next time', () =>

@@ -8,7 +8,7 @@ import { mkdir, open, readdir, readFile, rename, utimes, writeFile } from 'node:
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fullBackup, incrementalBackup } from '../../src/index.js';
-import { readState } from '../../src/backup/state.js';
+import { readStateFile } from '../../src/state/index.js';
 import { Prng } from '../helpers/data.js';
 import { requireTool, withTempDir } from '../helpers/tools.js';
 
@@ -81,7 +81,7 @@ for (const compression of ['gzip', 'none'] as const) {
           execFileSync('rdiff', ['-f', ...args]);
           expect((await readFile(tmp.file('ref.sig'))).equals(ours), name).toBe(true);
         }
-        const state = await readState(reports[2]!.files.find((f) => f.role === 'state')!.path);
+        const { state } = await readStateFile(reports[2]!.files.find((f) => f.role === 'state')!.path, { id: reports[2]!.id, name: 'src' });
         for (const e of state.entries.filter((x) => x.type === 'file')) {
           expect((await readFile(join(restored, e.path))).equals(await readFile(join(src, e.path))), e.path).toBe(true);
         }

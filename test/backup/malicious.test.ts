@@ -1,14 +1,16 @@
 /**
  * Hostile archives, each test named after the attack it stops. The attacker controls the
- * whole backup (state and archives, digest included), so these forge a consistent one;
- * restore must refuse with EUNSAFEPATH and write nothing outside the target.
+ * whole backup (state and archives, digest included), so these forge a consistent one. A
+ * state that names an unsafe path is refused when it is read (ECORRUPT naming the field),
+ * before anything is written; nothing may land outside the target.
  */
 import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TarWriter } from '../../src/archive/index.js';
 import { fullBackup, restoreBackup, type BackupError } from '../../src/index.js';
-import { readState, serializeState, type StateEntry } from '../../src/backup/state.js';
+import { readStateFile, type StateEntry } from '../../src/state/index.js';
+import { seal } from '../helpers/seal.js';
 import { withTempDir, type TempDir } from '../helpers/tools.js';
 
 interface Forged {
@@ -24,29 +26,30 @@ async function forge(tmp: TempDir, entries: Forged[], tarNames: (path: string) =
   await mkdir(tmp.file('src'), { recursive: true });
   const report = await fullBackup(tmp.file('src'), { workDir: work, compression: 'none' });
   const statePath = report.files.find((f) => f.role === 'state')!.path;
-  const state = await readState(statePath);
+  const { state } = await readStateFile(statePath, { id: report.id, name: 'src' });
   const file = `${report.id}.files.tar`;
   const tar = TarWriter.create(join(work, 'src', file));
   const records: StateEntry[] = [];
   for (const e of entries) {
-    const base = { path: e.path, type: e.type, mode: e.type === 'dir' ? 0o755 : 0o644, uid: 0, gid: 0, mtime: '1700000000000000000', size: 0 };
+    const base = { path: e.path, mode: e.type === 'dir' ? 0o755 : 0o644, uid: 0, gid: 0, mtime: '1700000000000000000', size: 0 as const };
     if (e.type === 'file') {
       const bytes = Buffer.from(e.data ?? 'pwned');
       await tar.add({ name: tarNames(e.path), type: 'file', mode: 0o644, mtime: base.mtime, size: bytes.length }, [bytes] as unknown as AsyncIterable<Uint8Array>);
       const { hashChunks } = await import('../../src/tree/index.js');
-      records.push({ ...base, size: bytes.length, hash: await hashChunks([bytes]), content: [report.id] });
-    } else records.push(e.type === 'symlink' ? { ...base, target: e.target! } : base);
+      records.push({ ...base, type: 'file', size: bytes.length, ctime: base.mtime, ino: '1', hash: await hashChunks([bytes]), content: [report.id] });
+    } else records.push(e.type === 'symlink' ? { ...base, type: 'symlink', target: e.target! } : { ...base, type: 'dir' });
   }
   const summary = await tar.finish();
   state.entries = records;
   state.chain[0]!.artifacts = [{ role: 'files', file, ...summary, compression: 'none', entries: entries.length }];
-  await writeFile(statePath, await serializeState(state));
+  await writeFile(statePath, await seal(state));
   return work;
 }
 
 async function refused(work: string, target: string): Promise<BackupError> {
   const err = (await restoreBackup('src', target, { workDir: work }).catch((e: unknown) => e)) as BackupError;
-  expect(err?.code).toBe('EUNSAFEPATH');
+  expect(err?.code).toBe('ECORRUPT');
+  expect(err.message).toMatch(/state \S+\.state\.json is invalid: entries\[\d+\]/);
   return err;
 }
 

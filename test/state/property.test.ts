@@ -11,7 +11,7 @@ import { fc, test } from '@fast-check/vitest';
 import { describe, expect } from 'vitest';
 import { BackupError } from '../../src/errors.js';
 import { artifactFile, idDate, nextId, readStateFile, serializeState, type BackupState, type StateEntry } from '../../src/state/index.js';
-import { hashChunks } from '../../src/tree/content-hash.js';
+import { seal } from '../helpers/seal.js';
 import { useTempDir } from '../helpers/tools.js';
 
 type Role = 'sigvault' | 'files' | 'deltas';
@@ -175,12 +175,6 @@ function mutate(state: BackupState, m: Mutation): Json {
   else if (Array.isArray(container)) container.splice(key as number, 0, m.value);
   else Object.defineProperty(container, m.key, { value: m.value, enumerable: true, configurable: true, writable: true });
   return root;
-}
-
-async function seal(value: Json): Promise<Buffer> {
-  const body = JSON.stringify(value);
-  const digest = await hashChunks([Buffer.from(body)]);
-  return Buffer.from(`${body.slice(0, -1)},"digest":"${digest}"}`);
 }
 
 const tmp = useTempDir();

@@ -18,6 +18,7 @@ import {
   type BackupState,
 } from '../../src/state/index.js';
 import { hashChunks } from '../../src/tree/content-hash.js';
+import { seal } from '../helpers/seal.js';
 import { useTempDir } from '../helpers/tools.js';
 
 const A = '20260101T080000000Z-000';
@@ -92,13 +93,6 @@ function incrementalState(parentDigest: string): BackupState {
     chain: [linkA, linkB],
     entries: [dir, changed, link],
   });
-}
-
-/** The state file text of any JSON value, sealed with a correct digest (the documented format). */
-async function seal(value: unknown): Promise<Buffer> {
-  const body = JSON.stringify(value);
-  const digest = await hashChunks([Buffer.from(body)]);
-  return Buffer.from(`${body.slice(0, -1)},"digest":"${digest}"}`);
 }
 
 const tmp = useTempDir();
