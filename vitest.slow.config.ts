@@ -1,10 +1,11 @@
 // `npm run test:slow`: the long campaigns kept out of `npm test` (a 4 GiB stream through
-// every engine, backups killed at random moments many times). CI runs both.
+// every engine, backups killed at random moments many times, hundreds of random
+// corruptions). `npm test` runs a sample of each campaign; CI runs both.
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/rsync/large-file.test.ts', 'test/backup/kill.test.ts'],
+    include: ['test/rsync/large-file.test.ts', 'test/backup/kill.test.ts', 'test/backup/corruption-campaign.test.ts'],
     env: { IBT_SLOW: '1' },
     testTimeout: 3_600_000,
     hookTimeout: 3_600_000,
