@@ -1,5 +1,5 @@
 /**
- * Writes delta commands in librsync's encoding (format doc §5): a literal of n ≤ 64 bytes is
+ * Writes delta commands in librsync's encoding (README §5): a literal of n ≤ 64 bytes is
  * the single opcode n; longer ones use the smallest of LITERAL_N1/N2/N4. A COPY picks the
  * smallest width in {1, 2, 4, 8} for offset and length independently. Output is gathered
  * into chunks of about 256 KiB so consumers see few, large writes.

@@ -5,7 +5,7 @@
  * the strong sum (6 MD4, 7 BLAKE2). Block length defaults to √size rounded down to a
  * multiple of 128 (256 for files up to 64 KiB, 2048 when the size is unknown), which keeps
  * the signature near √size records; the minimum strong length grows with log(size) so the
- * chance of a false match stays negligible. See `shared/docs/librsync-format.md` §1–2.
+ * chance of a false match stays negligible. See README §1–2.
  */
 import { BackupError } from '../errors.js';
 

@@ -1,6 +1,7 @@
 /**
  * The rsync engine: rolling checksums, signatures, deltas and patches in librsync's formats.
- * Pure: bytes in, bytes out, no file system. See `shared/docs/librsync-format.md`.
+ * Pure: bytes in, bytes out, no file system. The formats are described in `README.md` beside
+ * this file, which the modules here cite as "README §n".
  */
 export { Rollsum, rollsumDigest } from './rollsum.js';
 export { RabinKarp, rabinKarpDigest } from './rabin-karp.js';

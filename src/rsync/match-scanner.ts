@@ -1,6 +1,6 @@
 /**
  * The match scan of the delta encoder: where, greedily, do signature blocks occur in new
- * data? This is librsync's scan exactly (format doc §6): while a byte follows the current
+ * data? This is librsync's scan exactly (README §6): while a byte follows the current
  * window, a miss rotates the rolling sum by one byte; after a hit the next window starts
  * right after the match and its weak sum is recomputed; at the end of input the window
  * shrinks from the front, so a short window is only ever a suffix of the data.

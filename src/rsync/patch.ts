@@ -1,5 +1,5 @@
 /**
- * Applies a delta to a basis and streams the result (format doc §7).
+ * Applies a delta to a basis and streams the result (README §7).
  *
  * The basis must be random-access: COPY commands may point anywhere, in any order, and may
  * repeat or overlap. Output is gathered into 1 MiB chunks: COPY data is read from the basis
@@ -149,6 +149,24 @@ class BasisReader {
     }
   }
 
+  /**
+   * The size of a basis known to end at or before `limit`. A random-access basis has no size
+   * to ask for, so this searches for the end with one-byte reads: at most 54 of them, and
+   * only to name the size in the error of a COPY past the end.
+   */
+  async size(limit: number): Promise<number> {
+    if (this.basis instanceof Uint8Array) return this.basis.length;
+    const probe = new Uint8Array(1);
+    let lo = 0;
+    let hi = Math.min(limit, Number.MAX_SAFE_INTEGER);
+    while (lo < hi) {
+      const mid = lo + Math.floor((hi - lo) / 2);
+      if ((await this.pread(probe, 0, 1, mid)) > 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
   /** Copy `n` bytes at `pos` into `dst[at…]`; returns fewer only at the end of the basis. */
   async read(dst: Uint8Array, at: number, n: number, pos: number): Promise<number> {
     if (this.basis instanceof Uint8Array || n >= WINDOW) {
@@ -189,7 +207,9 @@ async function* copyFromBasis(basis: BasisReader, offset: number, len: number, o
     pos += got;
     left -= got;
     if (got < room) {
-      throw new BackupError('ETRUNCATED', `delta copies ${len} bytes at offset ${offset}, past the end of the basis (${pos} bytes)`);
+      // A COPY that read nothing only shows that the basis ends at or before its offset.
+      const size = pos > offset ? pos : await basis.size(offset);
+      throw new BackupError('ETRUNCATED', `delta copies ${len} bytes at offset ${offset}, past the end of the basis (${size} bytes)`);
     }
     if (out.full.length > 0) yield* out.drain(false);
   }

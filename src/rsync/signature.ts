@@ -6,7 +6,7 @@
  * and its length is not recorded (the delta encoder only ever matches it at the end of the
  * new file). Weak sums are stored raw. The encoder here is a push-style state machine so it
  * can run over a stream of any size in memory bounded by one block; the parser is its
- * inverse and reproduces librsync's reader errors (see the format doc §2).
+ * inverse and reproduces librsync's reader errors (README §2).
  */
 import { BackupError } from '../errors.js';
 import { ChunkReader, chunksOf, knownLength, readUintBE, type ByteSource } from './byte-source.js';

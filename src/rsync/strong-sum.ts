@@ -3,8 +3,8 @@
  *
  * node:crypto cannot serve here on node 20: MD4 is disabled under OpenSSL 3, and BLAKE2b-256
  * is not BLAKE2b-512 truncated (the output length is part of the parameter block). One
- * hasher per kind is shared and re-initialised per block. Digests are truncated to the signature's strong length by keeping the leftmost
- * bytes.
+ * hasher per kind is shared and re-initialised per block. Digests are truncated to the
+ * signature's strong length by keeping the leftmost bytes (README §4).
  */
 import { createBLAKE2b, createMD4, type IHasher } from 'hash-wasm';
 import type { StrongSumKind } from './format.js';

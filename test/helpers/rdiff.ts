@@ -9,8 +9,9 @@ import { join } from 'node:path';
 import type { ErrorCode } from '../../src/errors.js';
 
 /**
- * rdiff's exit status for each engine error (format doc §2, §7), written out here rather
- * than taken from src/errors.ts so the tests check that mapping instead of repeating it.
+ * rdiff's exit status for each engine error (`src/rsync/README.md` §2, §7, §8.1), written out
+ * here rather than taken from src/errors.ts so the tests check that mapping instead of
+ * repeating it.
  */
 export const RDIFF_EXIT: Partial<Record<ErrorCode, number>> = { EIO: 100, ETRUNCATED: 103, EBADMAGIC: 104, ECORRUPT: 106, EPARAM: 108 };
 

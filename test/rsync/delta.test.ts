@@ -1,5 +1,5 @@
 /**
- * The delta scan's documented consequences (format doc §6), as exact command lists: one COPY
+ * The delta scan's documented consequences (`src/rsync/README.md` §6), as exact command lists: one COPY
  * for an identical file, the short last block matching only at the very end, COPY merging
  * only when contiguous in the basis, the lowest of identical blocks winning, and the slack
  * delta of an empty basis.

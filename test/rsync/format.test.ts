@@ -8,7 +8,7 @@ import { requireTool, useTempDir } from '../helpers/tools.js';
 
 const MiB = 2 ** 20;
 
-// Format doc §2.1: [size, block_len, blocks, min strong_len, default signature size].
+// `src/rsync/README.md` §2.1: [size, block_len, blocks, min strong_len, default signature size].
 const WORKED: [number, number, number, number, number][] = [
   [0, 256, 0, 5, 12],
   [1000, 256, 4, 6, 156],

@@ -109,6 +109,34 @@ describe('patch memory', () => {
   });
 });
 
+describe('patch errors', () => {
+  const dir = useTempDir();
+
+  // A COPY that started at or past the end printed its own offset as the basis size.
+  it.each([
+    ['ending past the end', BASIS.length - 10, 20],
+    ['starting at the end', BASIS.length, 1],
+    ['starting past the end', BASIS.length + 12_345, 10],
+    ['starting at 2^53', 2 ** 53, 1],
+  ])('a COPY %s names the basis size, not its offset', async (_, offset, len) => {
+    const w = new DeltaWriter();
+    w.copy(offset, len);
+    w.end();
+    const delta = Buffer.concat(w.take(true));
+    await writeFile(dir.file('basis'), BASIS);
+    const handle = await open(dir.file('basis'));
+    try {
+      for (const basis of [BASIS, handle]) {
+        const { error } = await collectOutcome(patch(basis, delta));
+        expect(isBackupError(error, 'ETRUNCATED'), String(error)).toBe(true);
+        expect((error as Error).message).toBe(`delta copies ${len} bytes at offset ${offset}, past the end of the basis (${BASIS.length} bytes)`);
+      }
+    } finally {
+      await handle.close();
+    }
+  });
+});
+
 const rdiff = requireTool('rdiff');
 
 describe.skipIf(rdiff.skip)(`rdiff patch with an unreadable basis${rdiff.note}`, () => {

@@ -15,7 +15,7 @@ interface Rolling {
   digest(): number;
 }
 
-/** Digests of the windows in format doc §3 for one checksum. */
+/** Digests of the windows in `src/rsync/README.md` §3 for one checksum. */
 export interface KnownDigests {
   empty: number;
   zero: number;
