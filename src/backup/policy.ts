@@ -1,6 +1,6 @@
 /**
  * When a file is stored whole and when as a delta, and with which signature parameters.
- * The numbers come from measurements recorded in `docs/backups.rst` (section "Choices").
+ * The numbers come from measurements recorded in README.rst (section "Choices").
  *
  * - Signatures keep 16 bytes of BLAKE2b per block instead of rdiff's 32: a false match
  *   needs a weak-sum hit and a 128-bit collision, far below any disk's error rate, and each

@@ -1,7 +1,7 @@
 /**
  * Backups are restorable without this library: every archive lists and extracts with GNU
  * tar, every delta applies with the real `rdiff patch`, and SigVault entries are signatures
- * `rdiff delta` accepts. The manual recovery in docs/backups.rst is exactly what this does.
+ * `rdiff delta` accepts. The manual recovery in README.rst ("Manual recovery, without this library") is exactly what this does.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdir, open, readdir, readFile, rename, utimes, writeFile } from 'node:fs/promises';
