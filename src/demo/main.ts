@@ -15,6 +15,7 @@ import { fullBackup, incrementalBackup, listBackups, restoreBackup, type BackupR
 import { selectEngine } from '../engine/select.js';
 import { resolveWorkDir } from '../backup/options.js';
 import { compileSelection, hashChunks, walkTree } from '../tree/index.js';
+import { DirTree } from '../io/dir-tree.js';
 import { readFileChunks } from '../io/read-chunks.js';
 
 const MiB = 1 << 20;
@@ -46,9 +47,15 @@ async function engineDemo(): Promise<void> {
 /** What a tree holds (as a backup selects it: `cache/` is excluded), to compare a restore with the original. */
 async function manifest(root: string): Promise<Map<string, string>> {
   const m = new Map<string, string>();
-  for await (const { path, meta } of walkTree(root, await compileSelection(root), () => undefined)) {
-    const content = meta.type === 'file' ? await hashChunks(readFileChunks(join(root, path))) : meta.target ?? '';
-    m.set(path, `${meta.type} ${meta.mode.toString(8)} ${meta.size} ${content} ${BigInt(meta.mtime) / 1000000n}`);
+  const tree = await DirTree.open(root, { follow: true });
+  try {
+    const ignoreWarning = (): void => undefined;
+    for await (const { path, meta } of walkTree(tree, await compileSelection(tree, {}, ignoreWarning), ignoreWarning)) {
+      const content = meta.type === 'file' ? await hashChunks(readFileChunks(join(root, path))) : meta.target ?? '';
+      m.set(path, `${meta.type} ${meta.mode.toString(8)} ${meta.size} ${content} ${BigInt(meta.mtime) / 1000000n}`);
+    }
+  } finally {
+    await tree.close();
   }
   return m;
 }

@@ -5,5 +5,5 @@
 export * from './content-hash.js';
 export * from './dir-state.js';
 export * from './selection.js';
-export * from './stable-read.js';
-export * from './walk.js';
+export { openStable, RACY_MARGIN_MS, type OpenOutcome, type StableRead, type StableReadOptions } from './stable-read.js';
+export { walkTree, type DirIdentity, type TreeWarning, type WalkEntry, type WalkOptions } from './walk.js';
