@@ -19,9 +19,10 @@
  * name removes.
  */
 import { open, opendir, rm, stat, type FileHandle } from 'node:fs/promises';
-import { basename, isAbsolute, relative, resolve, sep } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { writeFileAtomic } from '../io/atomic-write.js';
+import { DirTree } from '../io/dir-tree.js';
 import { BackupError, isBackupError, wrapIoError } from '../errors.js';
 import { createStrongHasher, DeltaEncoder, SignatureEncoder, type Signature, type StrongHasher } from '../rsync/index.js';
 import { signatureHeader } from '../rsync/signature.js';
@@ -35,7 +36,9 @@ import {
   metaDiffers,
   openStable,
   walkTree,
+  type DirIdentity,
   type EntryMeta,
+  type StableRead,
   type TreeWarning,
 } from '../tree/index.js';
 import { artifactFile, idDate, serializeState, STATE_FORMAT, STATE_VERSION, type ArtifactRole, type ArtifactSummary, type BackupState, type BackupStats, type FileEntry, type ReadState, type StateEntry } from '../state/index.js';
@@ -68,15 +71,36 @@ export async function incrementalBackup(source: string, options: BackupOptions =
 
 async function runBackup(source: string, options: BackupOptions, incremental: boolean): Promise<BackupReport> {
   const root = resolve(source);
-  const st = await stat(root).catch((e) => {
-    throw new BackupError('ESOURCE', `backup source ${root} cannot be read: ${(e as Error).message}`, { path: root, cause: e });
-  });
-  if (!st.isDirectory()) throw new BackupError('ESOURCE', `backup source ${root} is not a directory`, { path: root });
-  await opendir(root)
+  const tree = await openSource(root);
+  try {
+    return await backupTree(root, tree, options, incremental);
+  } finally {
+    await tree.close();
+  }
+}
+
+/**
+ * The source, opened once: it is walked and read through this descriptor, never again by
+ * its path (a symlink to a directory is followed here, where the user named it, and nowhere
+ * below). Missing, not a directory, or not listable: `ESOURCE`.
+ */
+async function openSource(root: string): Promise<DirTree> {
+  const fail = (why: string, cause: unknown): never => {
+    throw new BackupError('ESOURCE', `backup source ${root} ${why}`, { path: root, cause });
+  };
+  const tree = await DirTree.open(root, { follow: true }).catch((e: unknown) =>
+    fail((e as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException }).cause?.code === 'ENOTDIR' ? 'is not a directory' : `cannot be read: ${(e as Error).message}`, e),
+  );
+  await opendir(tree.root.anchor)
     .then((d) => d.close())
-    .catch((e) => {
-      throw new BackupError('ESOURCE', `backup source ${root} cannot be listed: ${(e as Error).message}`, { path: root, cause: e });
+    .catch(async (e: unknown) => {
+      await tree.close();
+      fail(`cannot be listed: ${(e as Error).message}`, e);
     });
+  return tree;
+}
+
+async function backupTree(root: string, tree: DirTree, options: BackupOptions, incremental: boolean): Promise<BackupReport> {
   const name = checkName(options.name ?? basename(root));
   const workDir = resolveWorkDir(options.workDir);
   const warnings = new Warnings(options.strict ?? false);
@@ -92,7 +116,7 @@ async function runBackup(source: string, options: BackupOptions, incremental: bo
     await catalog.cleanStrays();
     const parent = incremental ? await catalog.latestIntact((w) => warnings.add(w)) : undefined;
     const id = catalog.nextId();
-    job = new BackupJob(root, workDir, catalog, id, parent, warnings, options);
+    job = new BackupJob(tree, workDir, catalog, id, parent, warnings, options);
     const state = await job.run();
     catalog.added(id);
     return {
@@ -170,7 +194,6 @@ class Outputs {
 const VAULT_PROBLEMS = new Set(['EMISSING', 'ECORRUPT', 'ETRUNCATED', 'EBADMAGIC']);
 
 interface DeltaJob {
-  meta: EntryMeta;
   path: string;
   prev: FileEntry;
 }
@@ -201,7 +224,7 @@ class BackupJob {
   private readonly started = performance.now();
 
   constructor(
-    private readonly root: string,
+    private readonly tree: DirTree,
     private readonly workDir: string,
     private readonly catalog: Catalog,
     private readonly id: string,
@@ -231,15 +254,15 @@ class BackupJob {
 
   async run(): Promise<BackupState> {
     const signal = this.options.signal;
-    const selection = await compileSelection(this.root, {
-      exclude: this.options.exclude,
-      excludeFile: this.options.excludeFile,
-      include: this.options.include,
-      always: insideOf(this.root, this.workDir),
-    });
+    const selection = await compileSelection(
+      this.tree,
+      { exclude: this.options.exclude, excludeFile: this.options.excludeFile, include: this.options.include },
+      (w) => this.warn(w),
+    );
     this.strong = await createStrongHasher('blake2');
     this.shared = await sharedDigests(this.strong);
-    for await (const { path, meta } of walkTree(this.root, selection, (w) => this.warn(w), signal)) {
+    const skipDirs = await identities([this.workDir, this.catalog.dir]);
+    for await (const { path, meta } of walkTree(this.tree, selection, (w) => this.warn(w), { signal, skipDirs })) {
       signal?.throwIfAborted();
       this.stats.scanned++;
       await this.visit(path, meta);
@@ -263,29 +286,22 @@ class BackupJob {
       return;
     }
     const prevFile = prev?.type === 'file' ? prev : undefined;
-    const quickSame = prevFile !== undefined && !prevFile.unstable && !contentMayDiffer(prevFile, meta);
-    if (quickSame && !this.options.checksum) {
+    const metaSame = prevFile !== undefined && !contentMayDiffer(prevFile, meta);
+    if (metaSame && !prevFile.unstable && !this.options.checksum) {
       this.count(prev, !metaDiffers(prevFile, meta));
-      this.entries.push(carry(path, meta, prevFile));
+      this.entries.push(carry(path, meta, prevFile, false));
       return;
     }
     if (prevFile?.sig !== undefined && meta.size >= SMALL_FILE && prevFile.content.length <= MAX_DELTAS) {
       const jobs = this.byVault.get(prevFile.sig) ?? [];
-      jobs.push({ path, meta, prev: prevFile });
+      jobs.push({ path, prev: prevFile });
       this.byVault.set(prevFile.sig, jobs);
       return;
     }
-    if (prevFile && this.options.checksum && quickSame) {
-      const hash = await this.hashOnly(path, meta, prevFile);
-      if (hash === prevFile.hash) {
-        this.count(prev, !metaDiffers(prevFile, meta));
-        this.entries.push(carry(path, meta, prevFile));
-        return;
-      }
-      if (hash === undefined) return;
-    }
-    this.count(prev, false);
-    await this.storeWhole(path, meta, prevFile);
+    // Same metadata, but the last read was not trusted (unstable) or content is compared
+    // (checksum): read it, and store it only if its bytes differ.
+    if (metaSame && (await this.sameContent(path, prevFile))) return;
+    await this.storeWhole(path, prevFile);
   }
 
   private count(prev: StateEntry | undefined, unchanged: boolean): void {
@@ -294,40 +310,49 @@ class BackupJob {
     else this.stats.modified++;
   }
 
-  /** Open a file for reading, or warn and return undefined when it cannot be. */
-  private async open(path: string, meta: EntryMeta, prev: FileEntry | undefined) {
-    try {
-      return await openStable(`${this.root}/${path}`, meta.size, meta.mtime);
-    } catch (e) {
-      if (!isBackupError(e) || e.code !== 'EIO') throw e;
-      const vanished = (e.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
-      this.warn({
-        code: vanished ? 'EVANISHED' : 'EUNREADABLE',
-        path,
-        message: vanished ? 'vanished before it could be read' : `cannot be read (${e.message})${prev ? '; its previous version is kept' : ''}`,
-      });
-      if (prev && !vanished) this.entries.push(prev);
-      return undefined;
-    }
+  /**
+   * Open a file for reading, or warn and return undefined when it cannot be. A file that
+   * cannot be read (permissions, I/O) keeps its previous version; one that vanished or is no
+   * longer a regular file does not.
+   */
+  private async open(path: string, prev: FileEntry | undefined): Promise<StableRead | undefined> {
+    const o = await openStable(this.tree, path);
+    if (o.read) return o.read;
+    const keep = o.keepPrevious && prev !== undefined;
+    this.warn(keep ? { ...o.warning, message: `${o.warning.message}; its previous version is kept` } : o.warning);
+    if (keep) this.entries.push(prev);
+    return undefined;
   }
 
-  private async hashOnly(path: string, meta: EntryMeta, prev: FileEntry): Promise<string | undefined> {
-    const read = await this.open(path, meta, prev);
-    if (!read) return undefined;
-    const h = await createContentHasher();
-    for await (const chunk of read.chunks) {
-      this.options.signal?.throwIfAborted();
-      h.update(chunk);
-      this.stats.bytesRead += chunk.length;
+  /**
+   * Checksum mode: read the file and carry its record over when its content hash is the
+   * recorded one. False when it must be stored (its content differs, or it moved under the
+   * read); true when it was handled (carried over, or unreadable and warned about).
+   */
+  private async sameContent(path: string, prev: FileEntry): Promise<boolean> {
+    const read = await this.open(path, prev);
+    if (!read) return true;
+    try {
+      const h = await createContentHasher();
+      for await (const chunk of read.chunks) {
+        this.options.signal?.throwIfAborted();
+        h.update(chunk);
+        this.stats.bytesRead += chunk.length;
+      }
+      if (read.changed || h.digest() !== prev.hash || read.meta.size !== prev.size) return false;
+      this.count(prev, !metaDiffers(prev, read.meta));
+      this.entries.push(carry(path, read.meta, prev, read.racy));
+      return true;
+    } finally {
+      await read.close();
     }
-    // A file that moved under the read never equals the recorded hash: it is stored again.
-    return read.changed ? 'changed' : h.digest();
   }
 
   /** Store `path` whole in the files archive, with its signature when it is large enough. */
-  private async storeWhole(path: string, meta: EntryMeta, prev: FileEntry | undefined): Promise<void> {
-    const read = await this.open(path, meta, prev);
+  private async storeWhole(path: string, prev: FileEntry | undefined): Promise<void> {
+    const read = await this.open(path, prev);
     if (!read) return;
+    const meta = read.meta;
     const hasher = await createContentHasher();
     const params = meta.size >= SMALL_FILE ? signatureParamsFor(meta.size) : undefined;
     const sig = params ? new SignatureEncoder(params, this.strong!) : undefined;
@@ -348,10 +373,12 @@ class BackupJob {
       };
       await this.outputs.writer('files').add(tarHeader(path, meta), body());
       if (params) await this.addSignature(path, meta, sigSpool);
+      this.count(prev, false);
       this.stats.storedWhole++;
-      this.entries.push(this.stored(path, meta, { hash: hasher.digest(), content: [this.id] }, params !== undefined, read.changed));
+      this.entries.push(this.stored(path, read, { hash: hasher.digest(), content: [this.id] }, params !== undefined));
       this.progress('store', path);
     } finally {
+      await read.close();
       await sigSpool.dispose();
     }
   }
@@ -360,11 +387,16 @@ class BackupJob {
     await this.outputs.writer('sigvault').add({ name: path, type: 'file', mode: 0o644, mtime: meta.mtime, size: spool.size }, spool.chunks());
   }
 
-  private stored(path: string, meta: EntryMeta, content: Content, hasSig: boolean, changed: boolean): FileEntry {
-    if (changed) this.warn({ code: 'ECHANGED', path, message: 'changed while it was read; the bytes read were stored and the next backup reads it again' });
-    const e = fileEntry(path, meta, content);
+  /**
+   * The record of a file whose bytes were just stored, as they were read. A read that moved
+   * under the reader is warned about; one that may have (see `tree/stable-read.ts`, racy) is
+   * only marked: either way the next backup reads the file again.
+   */
+  private stored(path: string, read: StableRead, content: Content, hasSig: boolean): FileEntry {
+    if (read.changed) this.warn({ code: 'ECHANGED', path, message: 'changed while it was read; the bytes read were stored and the next backup reads it again' });
+    const e = fileEntry(path, read.meta, content);
     if (hasSig) e.sig = this.id;
-    if (changed) e.unstable = true;
+    if (read.changed || read.racy) e.unstable = true;
     return e;
   }
 
@@ -389,15 +421,15 @@ class BackupJob {
       const code = e.code === 'EMISSING' ? 'EMISSING' : 'ECORRUPT';
       for (const j of left.values()) {
         this.warn({ code, path: j.path, message: `its signature is unavailable (${e.message}); stored whole` });
-        this.count(j.prev, false);
-        await this.storeWhole(j.path, j.meta, j.prev);
+        await this.storeWhole(j.path, j.prev);
       }
     }
   }
 
-  private async deltaOne({ path, meta, prev }: DeltaJob, basis: Signature): Promise<void> {
-    const read = await this.open(path, meta, prev);
+  private async deltaOne({ path, prev }: DeltaJob, basis: Signature): Promise<void> {
+    const read = await this.open(path, prev);
     if (!read) return;
+    const meta = read.meta;
     const params = signatureParamsFor(meta.size);
     const sig = new SignatureEncoder(params, this.shared!);
     const delta = new DeltaEncoder(basis, this.shared!);
@@ -418,21 +450,23 @@ class BackupJob {
       const hash = hasher.digest();
       if (hash === prev.hash && !read.changed && meta.size === prev.size) {
         this.count(prev, !metaDiffers(prev, meta));
-        this.entries.push(carry(path, meta, prev));
+        this.entries.push(carry(path, meta, prev, read.racy));
+        return;
+      }
+      if (deltaSpool.size >= WHOLE_RATIO * meta.size) {
+        await read.close();
+        await this.storeWhole(path, prev);
         return;
       }
       this.count(prev, false);
-      if (deltaSpool.size >= WHOLE_RATIO * meta.size) {
-        await this.storeWhole(path, meta, prev);
-        return;
-      }
       await this.outputs.writer('deltas').add({ name: path, type: 'file', mode: 0o644, mtime: meta.mtime, size: deltaSpool.size }, deltaSpool.chunks());
       await this.addSignature(path, meta, sigSpool);
       this.stats.storedDelta++;
       const steps = [...(prev.steps ?? []), { size: prev.size, hash: prev.hash }];
-      this.entries.push(this.stored(path, meta, { hash, content: [...prev.content, this.id], steps }, true, read.changed));
+      this.entries.push(this.stored(path, read, { hash, content: [...prev.content, this.id], steps }, true));
       this.progress('delta', path);
     } finally {
+      await read.close();
       await sigSpool.dispose();
       await deltaSpool.dispose();
     }
@@ -450,7 +484,7 @@ class BackupJob {
       kind,
       parent: this.parentRead ? { id: this.parentRead.state.id, digest: this.parentRead.digest } : null,
       createdAt,
-      source: this.root,
+      source: this.tree.root.path,
       compression: this.compression,
       checksum: this.options.checksum ?? false,
       chain: [...(this.parent?.chain ?? []), { id: this.id, kind, createdAt, artifacts: this.outputs.done }],
@@ -524,11 +558,22 @@ function fileEntry(path: string, m: EntryMeta, { hash, content, steps }: Content
   return e;
 }
 
-/** An unchanged file's record with the metadata just read. */
-function carry(path: string, meta: EntryMeta, prev: FileEntry): FileEntry {
+/** An unchanged file's record with the metadata just read (`racy`: read it again next time). */
+function carry(path: string, meta: EntryMeta, prev: FileEntry, racy: boolean): FileEntry {
   const e = fileEntry(path, meta, prev);
   if (prev.sig !== undefined) e.sig = prev.sig;
+  if (racy) e.unstable = true;
   return e;
+}
+
+/** The device and inode of each directory that exists: what the walk leaves out. */
+async function identities(paths: string[]): Promise<DirIdentity[]> {
+  const out: DirIdentity[] = [];
+  for (const p of paths) {
+    const st = await stat(p, { bigint: true }).catch(() => undefined);
+    if (st?.isDirectory()) out.push({ dev: st.dev, ino: st.ino });
+  }
+  return out;
 }
 
 function tarHeader(path: string, meta: EntryMeta): TarEntryHeader {
@@ -542,10 +587,4 @@ function tarHeader(path: string, meta: EntryMeta): TarEntryHeader {
     size: meta.size,
     linkname: meta.target,
   };
-}
-
-/** The work directory as a path relative to the source, when it lies inside it. */
-function insideOf(root: string, dir: string): string[] {
-  const rel = relative(root, dir);
-  return rel === '' || rel.startsWith('..') || isAbsolute(rel) ? [] : [rel.split(sep).join('/')];
 }

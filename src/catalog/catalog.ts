@@ -47,7 +47,7 @@ export interface NameLockOptions {
 
 /** Take the lock of backup name `name` in `workDir` (ELOCKED naming the holder when another run has it). */
 export function lockName(workDir: string, name: string, options: NameLockOptions): Promise<HeldLock> {
-  return acquireLock(new LocalStorage(workDir), `${name}/locks`, { ...options, exclusive: true, where: workDir });
+  return acquireLock(new LocalStorage(workDir), `${name}/locks`, { ...options, exclusive: true, where: workDir, subject: `backup name ${JSON.stringify(name)}` });
 }
 
 /** The committed backups of one name. */

@@ -87,8 +87,10 @@ export interface LockOptions {
   exclusive?: boolean;
   /** How long to wait for a holder to let go, in ms; 0 (the default) fails at once with ELOCKED. */
   timeoutMs?: number;
-  /** Where the lock folder is (the work directory, a bucket), for messages. */
+  /** Where the lock folder is (the work directory, a bucket), for messages: keys are shown below it. */
   where?: string;
+  /** What the lock guards, for messages (e.g. `backup name "docs"`); default the lock folder. */
+  subject?: string;
   /** Stops acquiring: the call rejects with EABORTED and leaves no lock object behind. */
   signal?: AbortSignal;
   /** Receives a warning for each lock of a dead holder that was removed. */
@@ -111,6 +113,10 @@ interface Context {
   exclusive: boolean;
   /** " in WHERE", or empty. */
   where: string;
+  /** What the lock guards, and where, for messages. */
+  subject: string;
+  /** A lock object's key as a person finds it (below `where`). */
+  show: (key: string) => string;
   onWarning?: (warning: LockWarning) => void;
 }
 
@@ -141,6 +147,8 @@ export async function acquireLock(storage: Storage, prefix: string, options: Loc
     dir,
     exclusive: options.exclusive ?? true,
     where: options.where === undefined ? '' : ` in ${options.where}`,
+    subject: `${options.subject ?? dir}${options.where === undefined ? '' : ` in ${options.where}`}`,
+    show: (key) => (options.where === undefined ? key : `${options.where.replace(/\/+$/, '')}/${key}`),
   };
   if (options.onWarning) ctx.onWarning = options.onWarning;
   const { signal } = options;
@@ -287,25 +295,25 @@ async function pause(ctx: Context, ms: number, signal: AbortSignal | undefined):
 }
 
 function abortedError(ctx: Context, cause: unknown): BackupError {
-  return new BackupError('EABORTED', `taking the lock ${ctx.dir}${ctx.where}: aborted`, { path: ctx.dir, cause });
+  return new BackupError('EABORTED', `taking the lock of ${ctx.subject}: aborted`, { path: ctx.dir, cause });
 }
 
 function lockedError(ctx: Context, holder: Conflict, timeoutMs: number): BackupError {
   const waited = timeoutMs > 0 ? ` (waited ${timeoutMs} ms)` : '';
   const message =
     'record' in holder
-      ? `${ctx.dir}${ctx.where} is locked${waited} by ${describeHolder(holder.record)} (lock object ${holder.key}): ` +
+      ? `${ctx.subject} is locked${waited} by ${describeHolder(holder.record)} (lock object ${ctx.show(holder.key)}): ` +
         `wait for it to finish or set a lock timeout. If that run is no longer running (a run on another host ` +
-        `or in another container cannot be checked from here), remove ${holder.key}`
-      : `${ctx.dir}${ctx.where} is locked${waited} by an unknown run: the lock object ${holder.key} is not valid ` +
-        `(${holder.invalid}). If no other run is active, remove ${holder.key}`;
+        `or in another container cannot be checked from here), remove ${ctx.show(holder.key)}`
+      : `${ctx.subject} is locked${waited} by an unknown run: the lock object ${ctx.show(holder.key)} is not valid ` +
+        `(${holder.invalid}). If no other run is active, remove ${ctx.show(holder.key)}`;
   return new BackupError('ELOCKED', message, { path: holder.key });
 }
 
 function contendedError(ctx: Context, rounds: number): BackupError {
   return new BackupError(
     'ELOCKED',
-    `${ctx.dir}${ctx.where}: could not take the lock, other runs kept starting at the same moment (${rounds} rounds); try again`,
+    `${ctx.subject}: could not take the lock, other runs kept starting at the same moment (${rounds} rounds); try again`,
     { path: ctx.dir },
   );
 }

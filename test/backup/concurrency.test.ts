@@ -83,7 +83,8 @@ function judge(outcomes: Outcome[], label: string): string[] {
     if ('id' in o) ids.push(o.id);
     else {
       expect(o.code, `${label}: ${o.message}`).toBe('ELOCKED');
-      expect(o.message, label).toMatch(/pid \d+/);
+      expect(o.message, label).toMatch(/^backup name "src" in \S+ is locked by "backup of \S+" \(exclusive\) of pid \d+ on host /);
+      expect(o.message, label).toMatch(/remove \S+\/src\/locks\/\d{8}T\d{9}Z-[0-9a-f]+\.json$/);
     }
   }
   expect(ids.length, `${label}: at least one run must win`).toBeGreaterThanOrEqual(1);
@@ -142,13 +143,13 @@ describe('two backups of one name at once', () => {
       }));
   });
 
-  it('a run given lockTimeout waits for the holder and then commits on top of its backup', () =>
+  it('runs given lockTimeout wait for the holder and then commit on top of its backup', () =>
     withTempDir(async (tmp) => {
       const src = await makeSource(tmp);
       const workDir = tmp.file('work');
       await fullBackup(src, { workDir });
       await change(src, 1);
-      const [a, b] = await Promise.all([incrementalBackup(src, { workDir }), incrementalBackup(src, { workDir, lockTimeout: 60_000 })]);
+      const [a, b] = await Promise.all([incrementalBackup(src, { workDir, lockTimeout: 60_000 }), incrementalBackup(src, { workDir, lockTimeout: 60_000 })]);
       const ids = [a.id, b.id].sort();
       const later = a.id === ids[1] ? a : b;
       expect(later.parent).toBe(ids[0]);

@@ -221,7 +221,7 @@ describe('locks of other runs', () => {
         expect(e.path).toBe(key);
         expect(e.message).toContain('unknown run');
         expect(e.message).toContain(why);
-        expect(e.message).toContain(`remove ${key}`);
+        expect(e.message).toContain(`remove /var/work/${key}`);
         // Shared locks are blocked too: an unknown holder may be exclusive.
         expect((await lockError(lock(s, { exclusive: false }))).code).toBe('ELOCKED');
         await s.remove(key);
