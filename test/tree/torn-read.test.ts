@@ -10,49 +10,15 @@
  * be flagged `changed` or `racy`, never clean. A campaign that saw no torn read proves
  * nothing, so it goes on until it has seen some (within a bound).
  */
-import { spawn } from 'node:child_process';
-import { writeFile, utimes } from 'node:fs/promises';
+import { utimes, writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { DirTree } from '../../src/io/dir-tree.js';
 import { openStable } from '../../src/tree/index.js';
+import { KEPT_MTIME, startMtimeKeepingWriter } from '../helpers/mtime-keeping-writer.js';
 import { withTempDir } from '../helpers/tools.js';
 
 const MiB = 1 << 20;
 const FILE_SIZE = 8 * MiB;
-/** The mtime the writer keeps putting back, in whole seconds so `utimes` sets it exactly. */
-const KEPT_MTIME = 1_600_000_000;
-
-/** Start the writer on `file`; resolves once it is writing. */
-async function startWriter(file: string): Promise<{ stop: () => Promise<void> }> {
-  const script = `
-    const fs = require('node:fs');
-    const [file, size, t] = process.argv.slice(1);
-    const half = Number(size) / 2;
-    const fd = fs.openSync(file, 'r+');
-    const buf = Buffer.alloc(half);
-    const deadline = Date.now() + 120000;
-    process.stdout.write('writing\\n');
-    for (let v = 1; Date.now() < deadline; v = v % 250 + 1) {
-      buf.fill(v);
-      fs.writeSync(fd, buf, 0, half, 0);
-      fs.futimesSync(fd, Number(t), Number(t));
-      fs.writeSync(fd, buf, 0, half, half);
-      fs.futimesSync(fd, Number(t), Number(t));
-    }`;
-  const child = spawn(process.execPath, ['-e', script, file, String(FILE_SIZE), String(KEPT_MTIME)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  await new Promise<void>((resolve, reject) => {
-    child.stdout.once('data', () => resolve());
-    child.once('error', reject);
-    child.once('exit', () => reject(new Error('the writer exited before it started')));
-  });
-  return {
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill();
-      await exited;
-    },
-  };
-}
 
 /** True when `chunk` holds a byte other than those of `same` (one byte value throughout). */
 function mixed(chunk: Uint8Array, same: Buffer): boolean {
@@ -64,7 +30,7 @@ describe('openStable against a writer that keeps the mtime', () => {
     withTempDir(async (tmp) => {
       await writeFile(tmp.file('f'), Buffer.alloc(FILE_SIZE, 1));
       await utimes(tmp.file('f'), KEPT_MTIME, KEPT_MTIME);
-      const writer = await startWriter(tmp.file('f'));
+      const writer = await startMtimeKeepingWriter(tmp.file('f'), FILE_SIZE);
       const tree = await DirTree.open(tmp.path);
       let rounds = 0;
       let torn = 0;
