@@ -5,7 +5,13 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/rsync/large-file.test.ts', 'test/backup/kill.test.ts', 'test/backup/corruption-campaign.test.ts'],
+    include: [
+      'test/rsync/large-file.test.ts',
+      'test/backup/kill.test.ts',
+      'test/backup/corruption-campaign.test.ts',
+      'test/restore/race.test.ts',
+      'test/restore/sparse.test.ts',
+    ],
     env: { IBT_SLOW: '1' },
     testTimeout: 3_600_000,
     hookTimeout: 3_600_000,

@@ -1,15 +1,14 @@
 /**
- * Keeping a restore inside its target directory.
+ * The path rules that keep a restore inside its target directory.
  *
  * An archive or state may be corrupt or hostile, so every path it names is checked before
  * anything is written: it must be relative, posix, free of NUL, `.`, `..` and empty segments
- * (the classic path-traversal and absolute-path attacks). And every directory a write goes
- * through must be a real directory inside the target, never a symlink: otherwise an archive
- * that first creates `a -> /etc` and then writes `a/passwd` (symlink-then-write) would escape.
- * Verified directories are remembered, so the cost is one `lstat` per directory, not per file.
+ * (the classic path-traversal and absolute-path attacks). States are checked with these rules
+ * when they are read (`state/invariants.ts`), along with the rule that every parent is a
+ * directory of the state, which stops symlink-then-write (`a -> /etc`, then `a/passwd`).
+ * That a directory of the target is still a real directory when a restore goes through it is
+ * the restore target's job (`restore/target.ts`, through `io/dir-tree.ts`).
  */
-import { lstat } from 'node:fs/promises';
-import { join } from 'node:path';
 import { BackupError } from '../errors.js';
 
 /**
@@ -35,33 +34,4 @@ export function checkRelativePath(path: string, what = 'entry'): void {
 export function parentOf(path: string): string {
   const i = path.lastIndexOf('/');
   return i < 0 ? '' : path.slice(0, i);
-}
-
-/** A restore target that resolves relative paths only through real directories inside it. */
-export class SafeTarget {
-  private readonly verified = new Set<string>(['']);
-
-  constructor(readonly root: string) {}
-
-  /** Absolute path of `rel`, after checking that its parent chain holds no symlink. */
-  async resolve(rel: string): Promise<string> {
-    checkRelativePath(rel);
-    await this.checkDir(parentOf(rel));
-    return join(this.root, rel);
-  }
-
-  /** Record that `rel` is a directory this restore created. */
-  trust(rel: string): void {
-    this.verified.add(rel);
-  }
-
-  private async checkDir(rel: string): Promise<void> {
-    if (this.verified.has(rel)) return;
-    await this.checkDir(parentOf(rel));
-    const st = await lstat(join(this.root, rel)).catch(() => undefined);
-    if (!st || !st.isDirectory()) {
-      throw new BackupError('EUNSAFEPATH', `${JSON.stringify(rel)} is not a directory inside the target (a symlink or a file), refusing to write through it`, { path: rel });
-    }
-    this.verified.add(rel);
-  }
 }

@@ -3,7 +3,7 @@
  * state schema they share. This is the library's main public surface.
  */
 export { fullBackup, incrementalBackup } from './backup.js';
-export { restoreBackup } from './restore.js';
+export { restoreBackup } from '../restore/index.js';
 export { listBackups, saveBackup } from './list.js';
 export {
   STATE_FORMAT,

@@ -95,7 +95,11 @@ export interface RestoreOptions extends CommonOptions {
   at?: string | Date;
   /** Restore into a non-empty target, replacing entries the backup has. Default false. */
   overwrite?: boolean;
-  /** Engine for applying deltas; default `auto` (or `IBT_ENGINE`). */
+  /**
+   * Engine for applying deltas and setting times; default `auto` (or `IBT_ENGINE`). The native
+   * engine sets times exact to the nanosecond (utimensat); `js` runs no native code and sets
+   * them exact to the microsecond.
+   */
   engine?: EngineChoice;
   onProgress?: (event: ProgressEvent) => void;
   signal?: AbortSignal;

@@ -73,9 +73,3 @@ export function contentMayDiffer(a: EntryMeta, b: EntryMeta): boolean {
 export function metaDiffers(a: EntryMeta, b: EntryMeta): boolean {
   return a.type !== b.type || a.size !== b.size || a.mtime !== b.mtime || a.target !== b.target || a.mode !== b.mode || a.uid !== b.uid || a.gid !== b.gid;
 }
-
-/** Nanoseconds (decimal string) to the seconds value `fs.utimes` takes (microsecond precision). */
-export function nsToSeconds(ns: string): number {
-  const n = BigInt(ns);
-  return Number(n / 1000n) / 1e6;
-}

@@ -1,10 +1,14 @@
 /**
- * Hostile archives, each test named after the attack it stops. The attacker controls the
- * whole backup (state and archives, digest included), so these forge a consistent one. A
- * state that names an unsafe path is refused when it is read (ECORRUPT naming the field),
- * before anything is written; nothing may land outside the target.
+ * Hostile archives and hostile targets, each test named after the attack it stops. The
+ * attacker controls the whole backup (state and archives, digest included), so these forge a
+ * consistent one. A state that names an unsafe path is refused when it is read (ECORRUPT
+ * naming the field), before anything is written. Another local user may also plant symlinks
+ * in the target before the restore, or swap its directories for symlinks while it runs (the
+ * standing campaign of that is test/restore/race.test.ts). Nothing may land outside the
+ * target, and nothing outside may change.
  */
-import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { renameSync, symlinkSync } from 'node:fs';
+import { mkdir, readdir, readFile, readlink, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TarWriter } from '../../src/archive/index.js';
@@ -113,5 +117,72 @@ describe('malicious archives', () => {
       expect(err.code).toBe('ECORRUPT');
       expect(await readdir(tmp.file('out'))).toEqual(['t']);
       expect(await readdir(tmp.file('out/t'))).toEqual([]);
+    }));
+  it('symlink planted in the target: a link where a nested directory goes is replaced, never followed', () =>
+    withTempDir(async (tmp) => {
+      const outside = tmp.file('outside');
+      await mkdir(outside);
+      const work = await forge(tmp, [
+        { path: 'd', type: 'dir' },
+        { path: 'd/e', type: 'dir' },
+        { path: 'd/e/f', type: 'file', data: 'inside' },
+      ]);
+      await mkdir(tmp.file('out/d'), { recursive: true });
+      await symlink(outside, tmp.file('out/d/e'));
+      await restoreBackup('src', tmp.file('out'), { workDir: work, overwrite: true });
+      expect(await readdir(outside)).toEqual([]);
+      expect(await readFile(tmp.file('out/d/e/f'), 'utf8')).toBe('inside');
+    }));
+
+  it('symlink planted in the target: a link where a file goes, to a file outside, is replaced and the outside file is untouched', () =>
+    withTempDir(async (tmp) => {
+      const victim = tmp.file('victim');
+      await writeFile(victim, 'precious');
+      const work = await forge(tmp, [{ path: 'f', type: 'file', data: 'restored' }]);
+      await mkdir(tmp.file('out'));
+      await symlink(victim, tmp.file('out/f'));
+      await restoreBackup('src', tmp.file('out'), { workDir: work, overwrite: true });
+      expect(await readFile(victim, 'utf8')).toBe('precious');
+      expect(await readFile(tmp.file('out/f'), 'utf8')).toBe('restored');
+    }));
+
+  it('symlink planted in the target without overwrite: the target is not empty, nothing is written', () =>
+    withTempDir(async (tmp) => {
+      const outside = tmp.file('outside');
+      await mkdir(outside);
+      const work = await forge(tmp, [
+        { path: 'd', type: 'dir' },
+        { path: 'd/f', type: 'file' },
+      ]);
+      await mkdir(tmp.file('out'));
+      await symlink(outside, tmp.file('out/d'));
+      const err = (await restoreBackup('src', tmp.file('out'), { workDir: work }).catch((e: unknown) => e)) as BackupError;
+      expect(err.code).toBe('ENOTEMPTY');
+      expect(await readdir(outside)).toEqual([]);
+      expect(await readlink(tmp.file('out/d'))).toBe(outside);
+    }));
+
+  it('race: a directory swapped for a symlink to the outside while the restore runs is EUNSAFEPATH, never followed', () =>
+    withTempDir(async (tmp) => {
+      const outside = tmp.file('outside');
+      await mkdir(outside);
+      const entries: Forged[] = [{ path: 'a', type: 'file', data: 'first' }, { path: 'd', type: 'dir' }];
+      for (let i = 0; i < 20; i++) entries.push({ path: `d/f${String(i).padStart(2, '0')}`, type: 'file' });
+      const work = await forge(tmp, entries);
+      const out = tmp.file('out');
+      let swapped = false;
+      const err = (await restoreBackup('src', out, {
+        workDir: work,
+        onProgress: () => {
+          // After the first file: the moment another local user's swap would make a restore by path follow it.
+          if (swapped) return;
+          swapped = true;
+          renameSync(`${out}/d`, `${out}/d.real`);
+          symlinkSync(outside, `${out}/d`);
+        },
+      }).catch((e: unknown) => e)) as BackupError;
+      expect(swapped).toBe(true);
+      expect(err.code).toBe('EUNSAFEPATH');
+      expect(await readdir(outside)).toEqual([]);
     }));
 });

@@ -1,0 +1,5 @@
+/**
+ * The restore layer, beside `backup/`: point-in-time restore planned from a backup's final
+ * state, written into the target only through directories held open.
+ */
+export { restoreBackup } from './restore.js';
