@@ -144,3 +144,8 @@ export function wrapIoError(e: unknown, path: string, doing: string): BackupErro
   const code: ErrorCode = sys?.code === 'ENOSPC' || sys?.code === 'EDQUOT' ? 'ENOSPC' : 'EIO';
   return new BackupError(code, `${doing} ${path}: ${why}`, { path, cause: e });
 }
+
+/** An AbortSignal's DOMException as `EABORTED`; anything else unchanged. */
+export function asAbort(e: unknown, path: string): unknown {
+  return (e as Error | undefined)?.name === 'AbortError' ? new BackupError('EABORTED', `${path}: aborted`, { path, cause: e }) : e;
+}

@@ -16,3 +16,4 @@ export {
   type SignatureFileOptions,
 } from './engine/files.js';
 export * from './backup/index.js';
+export * from './restore/index.js';

@@ -23,11 +23,11 @@ import { basename, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { DirTree } from '../io/dir-tree.js';
-import { BackupError, isBackupError, wrapIoError } from '../errors.js';
+import { asAbort, BackupError, isBackupError, wrapIoError } from '../errors.js';
 import { createStrongHasher, DeltaEncoder, SignatureEncoder, type Signature, type StrongHasher } from '../rsync/index.js';
 import { signatureHeader } from '../rsync/signature.js';
 import { readSignatures, Spool, TarWriter, type Compression, type TarEntryHeader } from '../archive/index.js';
-import { Catalog, lockName } from '../catalog/index.js';
+import { Catalog, checkName, lockName, resolveWorkDir, type BackupWarning } from '../catalog/index.js';
 import {
   compileSelection,
   contentMayDiffer,
@@ -43,7 +43,7 @@ import {
 } from '../tree/index.js';
 import { artifactFile, idDate, serializeState, STATE_FORMAT, STATE_VERSION, type ArtifactRole, type ArtifactSummary, type BackupState, type BackupStats, type FileEntry, type ReadState, type StateEntry } from '../state/index.js';
 import { sharedDigests } from './digest-cache.js';
-import { asAbort, checkName, resolveWorkDir, type BackupOptions, type BackupReport, type BackupWarning, type ReportFile } from './options.js';
+import type { BackupOptions, BackupReport, ReportFile } from './options.js';
 import { MAX_DELTAS, SMALL_FILE, signatureParamsFor, WHOLE_RATIO } from './policy.js';
 
 /**

@@ -1,9 +1,8 @@
 /**
- * The backup layer: full and incremental backups, point-in-time restore, listing, and the
- * state schema they share. This is the library's main public surface.
+ * The backup layer: full and incremental backups, listing, uploading, and the state schema
+ * and shared types they expose. With `restore/`, the library's main public surface.
  */
 export { fullBackup, incrementalBackup } from './backup.js';
-export { restoreBackup } from '../restore/index.js';
 export { listBackups, saveBackup } from './list.js';
 export {
   STATE_FORMAT,
@@ -23,16 +22,6 @@ export {
   type SymlinkEntry,
 } from '../state/index.js';
 export type { EntryType } from '../tree/dir-state.js';
-export type {
-  BackupInfo,
-  BackupOptions,
-  BackupReport,
-  BackupWarning,
-  CommonOptions,
-  ListOptions,
-  ProgressEvent,
-  ReportFile,
-  RestoreOptions,
-  RestoreReport,
-} from './options.js';
+export type { BackupInfo, BackupOptions, BackupReport, ListOptions, ReportFile } from './options.js';
+export type { BackupWarning, CommonOptions, ProgressEvent } from '../catalog/index.js';
 export { LocalStorage, type LoadRange, type Storage } from '../storage/index.js';

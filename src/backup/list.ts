@@ -5,9 +5,9 @@
 import { basename } from 'node:path';
 import { readFileChunks } from '../io/read-chunks.js';
 import type { Storage } from '../storage/index.js';
-import { Catalog, storageKey } from '../catalog/index.js';
+import { Catalog, checkName, resolveWorkDir, storageKey } from '../catalog/index.js';
 import { isBackupError } from '../errors.js';
-import { checkName, resolveWorkDir, type BackupInfo, type BackupReport, type ListOptions } from './options.js';
+import type { BackupInfo, BackupReport, ListOptions } from './options.js';
 
 /**
  * The committed backups of `name`, oldest first: those in the work directory and, with

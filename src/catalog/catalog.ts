@@ -16,21 +16,14 @@
  */
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BackupError, isBackupError, wrapIoError, type WarningCode } from '../errors.js';
+import { BackupError, isBackupError, wrapIoError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { writerIsDead } from '../io/process-liveness.js';
 import { tempNameOwner } from '../io/temp-name.js';
 import { acquireLock, type HeldLock } from '../lock/index.js';
 import { artifactFile, idDate, idOfFile, nextId, readStateDigest, readStateFile, checkParentDigest, type At, type BackupState, type ReadState } from '../state/index.js';
 import { LocalStorage, type Storage } from '../storage/index.js';
-
-/** A problem the catalog worked around, for the caller to report. */
-export interface CatalogWarning {
-  code: WarningCode;
-  /** The file concerned. */
-  path: string;
-  message: string;
-}
+import type { BackupWarning } from './options.js';
 
 /** What damage to a state looks like: the state is skipped, never trusted. */
 const DAMAGE = new Set(['ECORRUPT', 'ETRUNCATED', 'EMISSING']);
@@ -42,7 +35,7 @@ export interface NameLockOptions {
   /** How long to wait for another holder, in ms; default 0. */
   timeoutMs?: number;
   signal?: AbortSignal;
-  onWarning?: (w: CatalogWarning) => void;
+  onWarning?: (w: BackupWarning) => void;
 }
 
 /** Take the lock of backup name `name` in `workDir` (ELOCKED naming the holder when another run has it). */
@@ -116,7 +109,7 @@ export class Catalog {
    * The newest state that is intact. A damaged state is skipped with a warning naming it:
    * the next backup then chains from the newest good one instead of meeting a dead end.
    */
-  async latestIntact(warn: (w: CatalogWarning) => void): Promise<ReadState | undefined> {
+  async latestIntact(warn: (w: BackupWarning) => void): Promise<ReadState | undefined> {
     for (let i = this.ids.length - 1; i >= 0; i--) {
       const id = this.ids[i]!;
       try {

@@ -25,7 +25,7 @@ export const listCommand: Subcommand = {
   abortable: false,
   async run(line) {
     const { LocalStorage, listBackups } = await import('../backup/index.js');
-    const { resolveWorkDir } = await import('../backup/options.js');
+    const { resolveWorkDir } = await import('../catalog/index.js');
     const [name] = line.operands as [string];
     const storageDir = line.string('storage');
     const list = await listBackups(name, {

@@ -27,7 +27,8 @@ export const restoreCommand: Subcommand = {
   example: 'ibt restore docs ./docs-restored --work-dir /var/backups/ibt --at 2024-05-01T18:00',
   abortable: true,
   async run(line, signal) {
-    const { LocalStorage, restoreBackup } = await import('../backup/index.js');
+    const { LocalStorage } = await import('../storage/index.js');
+    const { restoreBackup } = await import('../restore/index.js');
     const storage = line.string('storage');
     const report = await restoreBackup(line.operands[0]!, line.operands[1]!, {
       at: line.string('at'),

@@ -3,3 +3,4 @@
  * state, written into the target only through directories held open.
  */
 export { restoreBackup } from './restore.js';
+export type { RestoreOptions, RestoreReport } from './options.js';

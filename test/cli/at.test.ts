@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { fullBackup, restoreBackup } from '../../src/backup/index.js';
+import { fullBackup, restoreBackup } from '../../src/index.js';
 import { isBackupError } from '../../src/errors.js';
 import { parseAt } from '../../src/state/at.js';
 import { onCi, withTempDir } from '../helpers/tools.js';
