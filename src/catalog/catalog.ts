@@ -15,7 +15,7 @@
  * that process is provably dead, since readers (a restore filling the cache) do not lock.
  */
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { BackupError, isBackupError, wrapIoError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { writerIsDead } from '../io/process-liveness.js';
@@ -24,6 +24,9 @@ import { acquireLock, type HeldLock } from '../lock/index.js';
 import { artifactFile, idDate, idOfFile, nextId, readStateDigest, readStateFile, checkParentDigest, type At, type BackupState, type ReadState } from '../state/index.js';
 import { LocalStorage, type Storage } from '../storage/index.js';
 import type { BackupWarning } from './options.js';
+
+/** The lock folder of a name, inside its folder. */
+const LOCKS = 'locks';
 
 /** What damage to a state looks like: the state is skipped, never trusted. */
 const DAMAGE = new Set(['ECORRUPT', 'ETRUNCATED', 'EMISSING']);
@@ -40,7 +43,7 @@ export interface NameLockOptions {
 
 /** Take the lock of backup name `name` in `workDir` (ELOCKED naming the holder when another run has it). */
 export function lockName(workDir: string, name: string, options: NameLockOptions): Promise<HeldLock> {
-  return acquireLock(new LocalStorage(workDir), `${name}/locks`, { ...options, exclusive: true, where: workDir, subject: `backup name ${JSON.stringify(name)}` });
+  return acquireLock(new LocalStorage(workDir), `${name}/${LOCKS}`, { ...options, exclusive: true, where: workDir, subject: `backup name ${JSON.stringify(name)}` });
 }
 
 /** The committed backups of one name. */
@@ -169,22 +172,27 @@ export class Catalog {
 
   /**
    * Remove what runs that died left behind: the files of ids that never committed (call it
-   * only while holding the name's lock) and temporary files whose writer is provably dead.
+   * only while holding the name's lock), and temporary files whose writer is provably dead,
+   * here and in the lock folder (a run killed while saving its lock object leaves one there).
    */
   async cleanStrays(): Promise<void> {
     const committed = new Set(this.ids);
     for (const f of await listDir(this.dir)) {
-      const path = join(this.dir, f);
       const id = idOfFile(f);
-      const owner = tempNameOwner(f);
-      let stray = id !== undefined && !committed.has(id);
-      if (owner !== undefined) {
-        const st = await stat(path).catch(() => undefined);
-        stray = st !== undefined && (await writerIsDead(owner, st.mtimeMs));
-      }
-      if (stray) await rm(path, { force: true });
+      if (id !== undefined && !committed.has(id)) await rm(join(this.dir, f), { force: true });
+      else await removeDeadTemp(join(this.dir, f));
     }
+    const locks = join(this.dir, LOCKS);
+    for (const f of await listDir(locks)) await removeDeadTemp(join(locks, f));
   }
+}
+
+/** Remove `path` if it is a temporary file whose writer is provably dead. */
+async function removeDeadTemp(path: string): Promise<void> {
+  const owner = tempNameOwner(basename(path));
+  if (owner === undefined) return;
+  const st = await stat(path).catch(() => undefined);
+  if (st !== undefined && (await writerIsDead(owner, st.mtimeMs))) await rm(path, { force: true });
 }
 
 /** The storage key of artifact `file` of backup name `name`: what uploads and fetches agree on. */

@@ -175,9 +175,13 @@ describe('chains and ids', () => {
       const live = `.20991231T000000000Z-001.state.json.${process.pid}-0123456789ab.tmp`;
       await writeFile(join(w, 'src', live), 'in progress');
       await writeFile(join(w, 'src', '20991231T000000000Z-000.files.tar.gz'), 'orphan');
+      // A run killed while saving its lock object leaves its temporary file in the lock folder.
+      await mkdir(join(w, 'src', 'locks'), { recursive: true });
+      await writeFile(join(w, 'src', 'locks', `.20991231T000000000Z-0123.json.${deadPid}-0123456789ab.tmp`), '{');
       await incrementalBackup(tmp.file('src'), { workDir: w });
       const left = await readdir(join(w, 'src'));
       expect(left.filter((f) => f.includes('2099'))).toEqual([live]);
+      expect(await readdir(join(w, 'src', 'locks'))).toEqual([]);
       expect((await listBackups('src', { workDir: w })).length).toBe(2);
     }));
 });
