@@ -23,6 +23,8 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 const DIST = resolve(here, '../dist/index.js');
 const MiB = 1 << 20;
+/** Longer than the racy margin of `src/tree/stable-read.ts` (3 s). */
+const RACY_WAIT_MS = 3500;
 
 /** A deterministic byte stream (AES-CTR keystream): fast and the same on every run. */
 function stream(seed) {
@@ -148,6 +150,10 @@ async function main() {
     await rm(src, { recursive: true, force: true });
     await cp(pristine, src, { recursive: true, preserveTimestamps: true });
     const out = join(base, `out-${rows.length}`);
+    // A tree at rest, as backups usually meet it: a file written in the last seconds before a
+    // read cannot be trusted as clean (coarse timestamps, see src/tree/stable-read.ts) and is
+    // read again by the next incremental. The copy above just wrote every file.
+    await new Promise((r) => setTimeout(r, RACY_WAIT_MS));
     const full = await steps.full();
     const unchanged = steps.unchanged ? await steps.unchanged() : undefined;
     await dayOfChanges(src);
