@@ -14,9 +14,7 @@
  * microseconds), since only one of them runs here.
  */
 import { fc } from '@fast-check/vitest';
-import { existsSync } from 'node:fs';
-import { lstat, mkdir, mkdtemp, open, readlink, rm, symlink, utimes, writeFile, type FileHandle } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { lstat, mkdir, open, readlink, rm, symlink, utimes, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isBackupError } from '../../src/errors.js';
@@ -28,6 +26,7 @@ import {
   timePrecision,
   type TimePrecision,
 } from '../../src/io/file-times.js';
+import { earliestKept, makeTimesDir } from '../helpers/times.js';
 import { onCi } from '../helpers/tools.js';
 import { describeNative } from '../native/native.js';
 
@@ -76,23 +75,6 @@ function libuvTimespec(seconds: number, truncates: boolean): bigint {
 }
 
 const nsInRange = fc.bigInt({ min: -LIMIT_NS, max: LIMIT_NS - 1n });
-
-/** A directory for the files: a tmpfs when there is one, for its full range of times. */
-async function makeTimesDir(): Promise<string> {
-  const base = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
-  return mkdtemp(join(base, 'ibt-times-'));
-}
-
-/** The earliest time (whole seconds, no larger than -2^33 s) the file system at `dir` keeps. */
-async function earliestKept(dir: string): Promise<bigint> {
-  const probe = join(dir, 'probe');
-  await writeFile(probe, '');
-  const seconds = (-(2n ** 33n)).toString();
-  await utimes(probe, seconds, seconds);
-  const kept = (await lstat(probe, { bigint: true })).mtimeNs;
-  await rm(probe);
-  return kept;
-}
 
 describe('secondsForLibuv: the string node is given', () => {
   it('is what this machine’s libuv turns into the wanted microsecond (the model matches libuv)', async () => {

@@ -3,7 +3,7 @@
  * attacker who controls the whole backup would (a consistent, sealed forgery), and the
  * process's own I/O counters, to show how many bytes a restore wrote.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TarWriter, type TarEntryHeader } from '../../src/archive/index.js';
 import { fullBackup, incrementalBackup, type BackupReport, type Compression } from '../../src/index.js';
@@ -103,4 +103,15 @@ export function ustarHeader(name: string, size: number): Buffer {
   for (const b of h) sum += b;
   h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
   return h;
+}
+
+/** Every path under `dir`, recursively, without following symlinks, sorted. */
+export async function listAll(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const d of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, d.name);
+    out.push(p);
+    if (d.isDirectory()) out.push(...(await listAll(p)));
+  }
+  return out.sort();
 }

@@ -11,12 +11,13 @@
  * tree (whose directories the attacker then swaps from the start). `IBT_SLOW=1` (`npm run
  * test:slow`) runs many more rounds.
  */
-import { cp, lstat, mkdir, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { cp, lstat, mkdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BackupError, fullBackup, restoreBackup } from '../../src/index.js';
 import { anchoringWorks } from '../../src/io/anchored-dir.js';
 import { expectSameTree, snapshot } from '../backup/helpers.js';
+import { listAll } from './helpers.js';
 import { startSwapper } from '../io/anchored-dir.helpers.js';
 import { onCi, useTempDir } from '../helpers/tools.js';
 
@@ -25,16 +26,6 @@ const DIRS = 8;
 const anchoring = await anchoringWorks();
 const note = anchoring ? '' : ' (skipped: /proc/self/fd anchoring is unavailable here)';
 
-/** Every path under `dir`, recursively, without following symlinks. */
-async function listAll(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const d of await readdir(dir, { withFileTypes: true })) {
-    const p = join(dir, d.name);
-    out.push(p);
-    if (d.isDirectory()) out.push(...(await listAll(p)));
-  }
-  return out.sort();
-}
 
 /** Undo a swap the attacker left half done: `d` a symlink or missing, its real directory at `d.real`. */
 async function putBack(d: string): Promise<void> {

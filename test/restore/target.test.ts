@@ -13,18 +13,9 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fullBackup, restoreBackup, type BackupError } from '../../src/index.js';
 import { expectSameTree, snapshot } from '../backup/helpers.js';
+import { listAll } from './helpers.js';
 import { useTempDir } from '../helpers/tools.js';
 
-/** Every path under `dir`, recursively, without following symlinks. */
-async function listAll(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const d of await readdir(dir, { withFileTypes: true })) {
-    const p = join(dir, d.name);
-    out.push(p);
-    if (d.isDirectory()) out.push(...(await listAll(p)));
-  }
-  return out.sort();
-}
 
 async function failure(p: Promise<unknown>): Promise<BackupError> {
   const e = await p.then(

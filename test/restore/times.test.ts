@@ -10,14 +10,13 @@
  * here even where the addon is built. The trees live on a tmpfs where there is one, since
  * ext4 clamps times before 1901-12-13; elsewhere the range is cut, visibly (on CI, a failure).
  */
-import { existsSync } from 'node:fs';
-import { lstat, mkdir, mkdtemp, rm, symlink, utimes, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { lstat, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fullBackup, restoreBackup } from '../../src/index.js';
 import { setPathTimes, timePrecision } from '../../src/io/file-times.js';
 import { Prng } from '../helpers/data.js';
+import { earliestKept, makeTimesDir } from '../helpers/times.js';
 import { onCi } from '../helpers/tools.js';
 
 const NS = 1_000_000_000n;
@@ -50,22 +49,6 @@ const TABLE: bigint[] = [
   LIMIT_NS - 1n,
 ];
 
-/** A directory on a tmpfs when there is one, for its full range of times. */
-function timesBase(): string {
-  return existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
-}
-
-/** The earliest time the file system at `dir` keeps (no earlier than -2^33 s). */
-async function earliestKept(dir: string): Promise<bigint> {
-  const probe = join(dir, 'probe');
-  await writeFile(probe, '');
-  const seconds = (-(2n ** 33n)).toString();
-  await utimes(probe, seconds, seconds);
-  const kept = (await lstat(probe, { bigint: true })).mtimeNs;
-  await rm(probe);
-  return kept;
-}
-
 describe('restored times are the recorded ones', () => {
   let base = '';
   let src = '';
@@ -74,7 +57,7 @@ describe('restored times are the recorded ones', () => {
   const recorded = new Map<string, bigint>();
 
   beforeAll(async () => {
-    base = await mkdtemp(join(timesBase(), 'ibt-restore-times-'));
+    base = await makeTimesDir();
     src = join(base, 'src');
     work = join(base, 'work');
     const min = await earliestKept(base);
