@@ -2,8 +2,9 @@
  * Full and incremental backups: one mechanism, where a full backup is an incremental one
  * against an empty parent.
  *
- * The walk compares each entry with the parent state. Unchanged files carry their record
- * over untouched (no read). A new, small or signature-less file is stored whole in the files
+ * The walk compares each entry with the parent state (`plan.ts` decides, from metadata alone,
+ * what each entry needs; `records.ts` builds its record; `artifact-set.ts` holds the archives;
+ * `commit.ts` writes the state). Unchanged files carry their record over untouched (no read). A new, small or signature-less file is stored whole in the files
  * archive; a changed file with a signature is read once, each chunk going to the delta
  * encoder (against the signature the state says is current), the signature encoder (for the
  * next backup) and the content hasher. The delta is spooled, since tar needs its size first,
@@ -18,21 +19,18 @@
  * point. An interrupted backup leaves only uncommitted files, which the next backup of the
  * name removes.
  */
-import { open, opendir, rm, stat, type FileHandle } from 'node:fs/promises';
+import { opendir, stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { writeFileAtomic } from '../io/atomic-write.js';
 import { DirTree } from '../io/dir-tree.js';
-import { asAbort, BackupError, isBackupError, wrapIoError } from '../errors.js';
+import { asAbort, BackupError, isBackupError } from '../errors.js';
 import { createStrongHasher, DeltaEncoder, SignatureEncoder, type Signature, type StrongHasher } from '../rsync/index.js';
 import { signatureHeader } from '../rsync/signature.js';
-import { readSignatures, Spool, TarWriter, type Compression, type TarEntryHeader } from '../archive/index.js';
+import { readSignatures, Spool, type Compression } from '../archive/index.js';
 import { Catalog, checkName, lockName, resolveWorkDir, type BackupWarning } from '../catalog/index.js';
 import {
   compileSelection,
-  contentMayDiffer,
   createContentHasher,
-  hashChunks,
   metaDiffers,
   openStable,
   walkTree,
@@ -41,10 +39,14 @@ import {
   type StableRead,
   type TreeWarning,
 } from '../tree/index.js';
-import { artifactFile, idDate, serializeState, STATE_FORMAT, STATE_VERSION, type ArtifactRole, type ArtifactSummary, type BackupState, type BackupStats, type FileEntry, type ReadState, type StateEntry } from '../state/index.js';
+import type { BackupState, BackupStats, FileEntry, ReadState, StateEntry } from '../state/index.js';
+import { ArtifactSet, tarHeader } from './artifact-set.js';
+import { syncDir, writeState } from './commit.js';
 import { sharedDigests } from './digest-cache.js';
 import type { BackupOptions, BackupReport, ReportFile } from './options.js';
-import { MAX_DELTAS, SMALL_FILE, signatureParamsFor, WHOLE_RATIO } from './policy.js';
+import { planStep, tallyOf } from './plan.js';
+import { SMALL_FILE, signatureParamsFor, WHOLE_RATIO } from './policy.js';
+import { carriedRecord, dirRecord, fileRecord, symlinkRecord, type Content } from './records.js';
 
 /**
  * Back up every selected entry of the directory `source`, starting a new chain.
@@ -150,46 +152,6 @@ class Warnings {
   }
 }
 
-/** Output archives, opened on first use so empty ones are never written. */
-class Outputs {
-  private readonly open = new Map<ArtifactRole, { writer: TarWriter; file: string; compression: Compression }>();
-  readonly done: ArtifactSummary[] = [];
-
-  constructor(
-    private readonly catalog: Catalog,
-    private readonly id: string,
-    private readonly compression: Compression,
-  ) {}
-
-  writer(role: ArtifactRole): TarWriter {
-    let o = this.open.get(role);
-    if (!o) {
-      const compression = role === 'sigvault' ? 'none' : this.compression;
-      const file = artifactFile(this.id, role, compression);
-      o = { writer: TarWriter.create(`${this.catalog.dir}/${file}`, compression), file, compression };
-      this.open.set(role, o);
-    }
-    return o.writer;
-  }
-
-  async finish(): Promise<void> {
-    for (const role of ['sigvault', 'files', 'deltas'] as const) {
-      const o = this.open.get(role);
-      if (!o) continue;
-      const summary = await o.writer.finish();
-      this.open.delete(role);
-      this.done.push({ role, file: o.file, ...summary, compression: o.compression, entries: o.writer.entries });
-    }
-  }
-
-  /** Remove everything written: open archives and finished ones alike. */
-  async abort(): Promise<void> {
-    for (const o of this.open.values()) await o.writer.abort();
-    this.open.clear();
-    for (const a of this.done.splice(0)) await rm(`${this.catalog.dir}/${a.file}`, { force: true }).catch(() => undefined);
-  }
-}
-
 /** What a missing or damaged SigVault can throw: the files it served are then stored whole. */
 const VAULT_PROBLEMS = new Set(['EMISSING', 'ECORRUPT', 'ETRUNCATED', 'EBADMAGIC']);
 
@@ -200,7 +162,7 @@ interface DeltaJob {
 
 class BackupJob {
   private readonly compression: Compression;
-  private readonly outputs: Outputs;
+  private readonly outputs: ArtifactSet;
   private readonly prevEntries = new Map<string, StateEntry>();
   private readonly entries: StateEntry[] = [];
   private readonly byVault = new Map<string, DeltaJob[]>();
@@ -236,7 +198,7 @@ class BackupJob {
     if (this.compression !== 'gzip' && this.compression !== 'none') {
       throw new BackupError('EPARAM', `compression must be gzip or none, not ${JSON.stringify(this.compression)}`);
     }
-    this.outputs = new Outputs(catalog, id, this.compression);
+    this.outputs = new ArtifactSet(catalog.dir, id, this.compression);
     for (const e of parentRead?.state.entries ?? []) this.prevEntries.set(e.path, e);
   }
 
@@ -278,36 +240,34 @@ class BackupJob {
 
   private async visit(path: string, meta: EntryMeta): Promise<void> {
     const prev = this.prevEntries.get(path);
-    const sameType = prev !== undefined && prev.type === meta.type;
-    if (meta.type !== 'file') {
-      this.count(prev, sameType && !metaDiffers(prev, meta));
-      if (!sameType || metaDiffers(prev, meta)) await this.outputs.writer('files').add(tarHeader(path, meta));
-      this.entries.push(meta.type === 'dir' ? dirEntry(path, meta) : symlinkEntry(path, meta));
-      return;
+    const step = planStep(meta, prev, { checksum: this.options.checksum ?? false });
+    switch (step.action) {
+      case 'record':
+        this.stats[step.tally]++;
+        if (step.archived) await this.outputs.writer('files').add(tarHeader(path, meta));
+        this.entries.push(meta.type === 'dir' ? dirRecord(path, meta) : symlinkRecord(path, meta));
+        return;
+      case 'carry':
+        this.stats[step.tally]++;
+        this.entries.push(carriedRecord(path, meta, step.prev, false));
+        return;
+      case 'delta': {
+        const jobs = this.byVault.get(step.vault) ?? [];
+        jobs.push({ path, prev: step.prev });
+        this.byVault.set(step.vault, jobs);
+        return;
+      }
+      case 'recheck':
+        if (await this.sameContent(path, step.prev)) return;
+        await this.storeWhole(path, step.prev);
+        return;
+      case 'store':
+        await this.storeWhole(path, step.prev);
     }
-    const prevFile = prev?.type === 'file' ? prev : undefined;
-    const metaSame = prevFile !== undefined && !contentMayDiffer(prevFile, meta);
-    if (metaSame && !prevFile.unstable && !this.options.checksum) {
-      this.count(prev, !metaDiffers(prevFile, meta));
-      this.entries.push(carry(path, meta, prevFile, false));
-      return;
-    }
-    if (prevFile?.sig !== undefined && meta.size >= SMALL_FILE && prevFile.content.length <= MAX_DELTAS) {
-      const jobs = this.byVault.get(prevFile.sig) ?? [];
-      jobs.push({ path, prev: prevFile });
-      this.byVault.set(prevFile.sig, jobs);
-      return;
-    }
-    // Same metadata, but the last read was not trusted (unstable) or content is compared
-    // (checksum): read it, and store it only if its bytes differ.
-    if (metaSame && (await this.sameContent(path, prevFile))) return;
-    await this.storeWhole(path, prevFile);
   }
 
   private count(prev: StateEntry | undefined, unchanged: boolean): void {
-    if (!prev) this.stats.created++;
-    else if (unchanged) this.stats.unchanged++;
-    else this.stats.modified++;
+    this.stats[tallyOf(prev, unchanged)]++;
   }
 
   /**
@@ -341,7 +301,7 @@ class BackupJob {
       }
       if (read.changed || h.digest() !== prev.hash || read.meta.size !== prev.size) return false;
       this.count(prev, !metaDiffers(prev, read.meta));
-      this.entries.push(carry(path, read.meta, prev, read.racy));
+      this.entries.push(carriedRecord(path, read.meta, prev, read.racy));
       return true;
     } finally {
       await read.close();
@@ -394,7 +354,7 @@ class BackupJob {
    */
   private stored(path: string, read: StableRead, content: Content, hasSig: boolean): FileEntry {
     if (read.changed) this.warn({ code: 'ECHANGED', path, message: 'changed while it was read; the bytes read were stored and the next backup reads it again' });
-    const e = fileEntry(path, read.meta, content);
+    const e = fileRecord(path, read.meta, content);
     if (hasSig) e.sig = this.id;
     if (read.changed || read.racy) e.unstable = true;
     return e;
@@ -450,7 +410,7 @@ class BackupJob {
       const hash = hasher.digest();
       if (hash === prev.hash && !read.changed && meta.size === prev.size) {
         this.count(prev, !metaDiffers(prev, meta));
-        this.entries.push(carry(path, meta, prev, read.racy));
+        this.entries.push(carriedRecord(path, meta, prev, read.racy));
         return;
       }
       if (deltaSpool.size >= WHOLE_RATIO * meta.size) {
@@ -473,41 +433,24 @@ class BackupJob {
   }
 
   private async commit(): Promise<BackupState> {
-    this.entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-    const kind = this.parent ? 'incremental' : 'full';
-    const createdAt = idDate(this.id).toISOString();
-    const state: BackupState = {
-      format: STATE_FORMAT,
-      version: STATE_VERSION,
+    this.options.onProgress?.({ phase: 'commit', entries: this.entries.length, bytes: this.stats.bytesRead });
+    const { state, file } = await writeState({
+      dir: this.catalog.dir,
       name: this.catalog.name,
       id: this.id,
-      kind,
-      parent: this.parentRead ? { id: this.parentRead.state.id, digest: this.parentRead.digest } : null,
-      createdAt,
+      parent: this.parentRead,
       source: this.tree.root.path,
       compression: this.compression,
       checksum: this.options.checksum ?? false,
-      chain: [...(this.parent?.chain ?? []), { id: this.id, kind, createdAt, artifacts: this.outputs.done }],
+      artifacts: this.outputs.done,
       stats: this.stats,
       warnings: this.warnings.list,
       entries: this.entries,
-    };
-    this.options.onProgress?.({ phase: 'commit', entries: this.entries.length, bytes: this.stats.bytesRead });
-    const artifactBytes = this.outputs.done.reduce((n, a) => n + a.size, 0);
-    this.stats.durationMs = Math.round(performance.now() - this.started);
-    let bytes: Buffer = Buffer.alloc(0);
-    for (let stateBytes = 0; ; stateBytes = bytes.length) {
-      this.stats.bytesWritten = artifactBytes + stateBytes;
-      ({ bytes } = await serializeState(state));
-      if (bytes.length === stateBytes) break;
-    }
-    const path = `${this.catalog.dir}/${artifactFile(this.id, 'state', 'none')}`;
-    await writeFileAtomic(path, (async function* () {
-      yield bytes;
-    })());
+      started: this.started,
+    });
     this.committed = true;
+    this.stateFile = file;
     await syncDir(this.catalog.dir, this.id);
-    this.stateFile = { path, role: 'state', size: bytes.length, hash: await hashChunks([bytes]) };
     return state;
   }
 
@@ -523,49 +466,6 @@ class BackupJob {
   }
 }
 
-/**
- * Make the renames in `dir` durable: without it a power cut could lose a committed state.
- * A failure is reported, not swallowed: the backup exists now but may not survive a crash,
- * and the caller must know before it deletes anything the backup was meant to replace.
- */
-async function syncDir(dir: string, id: string): Promise<void> {
-  let fh: FileHandle | undefined;
-  try {
-    fh = await open(dir, 'r');
-    await fh.sync();
-  } catch (e) {
-    const err = wrapIoError(e, dir, 'syncing');
-    throw new BackupError(err.code, `backup ${id} was written, but ${err.message}: it may not survive a power cut`, { path: dir, cause: e });
-  } finally {
-    await fh?.close().catch(() => undefined);
-  }
-}
-
-/** How a file's current version is rebuilt: the state fields of a file besides its metadata. */
-type Content = Pick<FileEntry, 'hash' | 'content' | 'steps'>;
-
-function dirEntry(path: string, m: EntryMeta): StateEntry {
-  return { path, type: 'dir', mode: m.mode, uid: m.uid, gid: m.gid, mtime: m.mtime, size: 0 };
-}
-
-function symlinkEntry(path: string, m: EntryMeta): StateEntry {
-  return { path, type: 'symlink', mode: m.mode, uid: m.uid, gid: m.gid, mtime: m.mtime, size: 0, target: m.target! };
-}
-
-function fileEntry(path: string, m: EntryMeta, { hash, content, steps }: Content): FileEntry {
-  const e: FileEntry = { path, type: 'file', mode: m.mode, uid: m.uid, gid: m.gid, mtime: m.mtime, size: m.size, ctime: m.ctime!, ino: m.ino!, hash, content };
-  if (steps !== undefined) e.steps = steps;
-  return e;
-}
-
-/** An unchanged file's record with the metadata just read (`racy`: read it again next time). */
-function carry(path: string, meta: EntryMeta, prev: FileEntry, racy: boolean): FileEntry {
-  const e = fileEntry(path, meta, prev);
-  if (prev.sig !== undefined) e.sig = prev.sig;
-  if (racy) e.unstable = true;
-  return e;
-}
-
 /** The device and inode of each directory that exists: what the walk leaves out. */
 async function identities(paths: string[]): Promise<DirIdentity[]> {
   const out: DirIdentity[] = [];
@@ -576,15 +476,3 @@ async function identities(paths: string[]): Promise<DirIdentity[]> {
   return out;
 }
 
-function tarHeader(path: string, meta: EntryMeta): TarEntryHeader {
-  return {
-    name: path,
-    type: meta.type === 'dir' ? 'directory' : meta.type,
-    mode: meta.mode,
-    mtime: meta.mtime,
-    uid: meta.uid,
-    gid: meta.gid,
-    size: meta.size,
-    linkname: meta.target,
-  };
-}

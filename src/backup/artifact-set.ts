@@ -1,0 +1,66 @@
+/**
+ * The archives one backup writes — SigVault, files, deltas — opened on first use, so an
+ * archive that would hold no entry is never written, and removed whole when the backup does
+ * not commit.
+ */
+import { rm } from 'node:fs/promises';
+import { TarWriter, type TarEntryHeader } from '../archive/index.js';
+import type { EntryMeta } from '../tree/index.js';
+import { artifactFile, type ArtifactRole, type ArtifactSummary, type Compression } from '../state/index.js';
+
+/** The archives of one backup, in the backup name's folder. */
+export class ArtifactSet {
+  private readonly open = new Map<ArtifactRole, { writer: TarWriter; file: string; compression: Compression }>();
+  /** The archives finished so far, as the state records them. */
+  readonly done: ArtifactSummary[] = [];
+
+  constructor(
+    private readonly dir: string,
+    private readonly id: string,
+    private readonly compression: Compression,
+  ) {}
+
+  /** The writer of the `role` archive (SigVaults are never compressed: signatures are hashes). */
+  writer(role: ArtifactRole): TarWriter {
+    let o = this.open.get(role);
+    if (!o) {
+      const compression = role === 'sigvault' ? 'none' : this.compression;
+      const file = artifactFile(this.id, role, compression);
+      o = { writer: TarWriter.create(`${this.dir}/${file}`, compression), file, compression };
+      this.open.set(role, o);
+    }
+    return o.writer;
+  }
+
+  /** Finish every open archive (each appears under its name only now), in a fixed order. */
+  async finish(): Promise<void> {
+    for (const role of ['sigvault', 'files', 'deltas'] as const) {
+      const o = this.open.get(role);
+      if (!o) continue;
+      const summary = await o.writer.finish();
+      this.open.delete(role);
+      this.done.push({ role, file: o.file, ...summary, compression: o.compression, entries: o.writer.entries });
+    }
+  }
+
+  /** Remove everything written: open archives and finished ones alike. */
+  async abort(): Promise<void> {
+    for (const o of this.open.values()) await o.writer.abort();
+    this.open.clear();
+    for (const a of this.done.splice(0)) await rm(`${this.dir}/${a.file}`, { force: true }).catch(() => undefined);
+  }
+}
+
+/** The tar header of an entry: names and best-effort metadata (the state is authoritative). */
+export function tarHeader(path: string, meta: EntryMeta): TarEntryHeader {
+  return {
+    name: path,
+    type: meta.type === 'dir' ? 'directory' : meta.type,
+    mode: meta.mode,
+    mtime: meta.mtime,
+    uid: meta.uid,
+    gid: meta.gid,
+    size: meta.size,
+    linkname: meta.target,
+  };
+}

@@ -1,0 +1,103 @@
+/**
+ * The commit of a backup: its state, written last. The backup exists from the moment its
+ * state file does (the archives it names are already renamed into place); then the directory
+ * is fsync'd so that the renames survive a power cut — a failure there comes after the commit,
+ * so the caller must not remove the archives when it does.
+ */
+import { open, type FileHandle } from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
+import { BackupError, wrapIoError } from '../errors.js';
+import { writeFileAtomic } from '../io/atomic-write.js';
+import {
+  artifactFile,
+  idDate,
+  serializeState,
+  STATE_FORMAT,
+  STATE_VERSION,
+  type ArtifactSummary,
+  type BackupState,
+  type BackupStats,
+  type ReadState,
+  type StateEntry,
+} from '../state/index.js';
+import { hashChunks } from '../tree/index.js';
+import type { BackupWarning } from '../catalog/index.js';
+import type { ReportFile } from './options.js';
+
+/** Everything a backup's state records. */
+export interface Commit {
+  /** The backup name's folder. */
+  dir: string;
+  name: string;
+  id: string;
+  /** The parent state and its digest; none for a full backup. */
+  parent: ReadState | undefined;
+  /** The source, as it was opened. */
+  source: string;
+  compression: 'gzip' | 'none';
+  checksum: boolean;
+  /** This backup's finished archives. */
+  artifacts: ArtifactSummary[];
+  /** Its counters; `bytesWritten` and `durationMs` are filled in here. */
+  stats: BackupStats;
+  warnings: BackupWarning[];
+  /** The records of the tree, in any order (sorted here). */
+  entries: StateEntry[];
+  /** When the backup started (`performance.now()`). */
+  started: number;
+}
+
+/** Write the state of `c`, the commit point; returns it and the report's line for it. */
+export async function writeState(c: Commit): Promise<{ state: BackupState; file: ReportFile }> {
+  c.entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const kind = c.parent ? 'incremental' : 'full';
+  const createdAt = idDate(c.id).toISOString();
+  const state: BackupState = {
+    format: STATE_FORMAT,
+    version: STATE_VERSION,
+    name: c.name,
+    id: c.id,
+    kind,
+    parent: c.parent ? { id: c.parent.state.id, digest: c.parent.digest } : null,
+    createdAt,
+    source: c.source,
+    compression: c.compression,
+    checksum: c.checksum,
+    chain: [...(c.parent?.state.chain ?? []), { id: c.id, kind, createdAt, artifacts: c.artifacts }],
+    stats: c.stats,
+    warnings: c.warnings,
+    entries: c.entries,
+  };
+  const artifactBytes = c.artifacts.reduce((n, a) => n + a.size, 0);
+  c.stats.durationMs = Math.round(performance.now() - c.started);
+  // The state counts its own size: serialize until the figure it holds is its length.
+  let bytes: Buffer = Buffer.alloc(0);
+  for (let stateBytes = 0; ; stateBytes = bytes.length) {
+    c.stats.bytesWritten = artifactBytes + stateBytes;
+    ({ bytes } = await serializeState(state));
+    if (bytes.length === stateBytes) break;
+  }
+  const path = `${c.dir}/${artifactFile(c.id, 'state', 'none')}`;
+  await writeFileAtomic(path, (async function* () {
+    yield bytes;
+  })());
+  return { state, file: { path, role: 'state', size: bytes.length, hash: await hashChunks([bytes]) } };
+}
+
+/**
+ * Make the renames in `dir` durable: without it a power cut could lose a committed state.
+ * A failure is reported, not swallowed: the backup exists now but may not survive a crash,
+ * and the caller must know before it deletes anything the backup was meant to replace.
+ */
+export async function syncDir(dir: string, id: string): Promise<void> {
+  let fh: FileHandle | undefined;
+  try {
+    fh = await open(dir, 'r');
+    await fh.sync();
+  } catch (e) {
+    const err = wrapIoError(e, dir, 'syncing');
+    throw new BackupError(err.code, `backup ${id} was written, but ${err.message}: it may not survive a power cut`, { path: dir, cause: e });
+  } finally {
+    await fh?.close().catch(() => undefined);
+  }
+}
