@@ -16,12 +16,26 @@
  * are named by identity, device and inode, not by path: a path reached through a symlink,
  * a bind mount or `..` names the same directory with a different string.
  *
- * Memory follows the depth of the tree and the width of one directory (`fs.opendir` lists it,
- * the names are sorted), not the size of the tree. The directory being listed stays open and
- * pinned in the `DirTree` until its last entry is yielded.
+ * Speed: an unchanged entry costs one lstat, and each is a round trip to libuv's thread pool.
+ * Made one after another, every entry waited out its own round trip, so the entries of a
+ * directory are looked at up to `WINDOW` at a time (lstat, and readlink for a kept symlink)
+ * while the results are taken, judged and yielded strictly in name order: the entries, the
+ * warnings and their order are those of a walk that looks at one entry at a time, and the hard
+ * link warned about is the first one in that order. Only the moment differs: an
+ * entry may be looked at before the walk's consumer is done with the ones before it, so a
+ * change made meanwhile is seen as if it had come just after the look, as one made a moment
+ * later would be by any walk (a file that is then read is fstat'ed again, `stable-read.ts`).
+ * What a directory needs once (its descriptor, its listing in one call, the prefix of its
+ * paths) is prepared once, not per entry.
+ *
+ * Memory follows the depth of the tree and the width of one directory (its names are read in
+ * one call and sorted), plus `WINDOW` looks in flight, not the size of the tree. The directory
+ * being listed stays open and pinned in the `DirTree` until its last entry is yielded and no
+ * look at its entries is running.
  */
-import { opendir, lstat, readlink } from 'node:fs/promises';
-import type { BigIntStats } from 'node:fs';
+import { lstat, readlink, type BigIntStats } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { isUtf8 } from 'node:buffer';
 import { isBackupError, type WarningCode } from '../errors.js';
 import type { Dir } from '../io/anchored-dir.js';
 import type { DirTree } from '../io/dir-tree.js';
@@ -62,6 +76,23 @@ export interface WalkOptions {
   skipDirs?: ReadonlyArray<DirIdentity>;
 }
 
+/**
+ * How many looks at the entries of a directory are in flight at once. libuv's pool runs four
+ * calls at a time; more in its queue let one wake-up of the event loop take many results, and
+ * that is what saves CPU. Walking 51,000 entries on two cores: 1,000 ms of CPU one at a time,
+ * 810 with 16 in flight, 670 with 64, no less with 128 or 256.
+ */
+const WINDOW = 64;
+
+/** What one look at an entry found, to be acted on in name order. */
+type Look =
+  /** Left out without a word (not selected, or a directory to skip). */
+  | { kind: 'skip' }
+  | { kind: 'warn'; warning: TreeWarning }
+  | { kind: 'entry'; entry: WalkEntry; st: BigIntStats }
+  /** Not a problem of the tree (a defect): thrown when its turn comes. */
+  | { kind: 'fail'; error: unknown };
+
 const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 const identityKey = (id: DirIdentity): string => `${id.dev}:${id.ino}`;
 
@@ -91,64 +122,103 @@ export async function* walkTree(
       continue;
     }
     const subdirs: string[] = [];
+    const prefix = dir === '' ? '' : `${dir}/`;
+    const looks: Promise<Look>[] = [];
     try {
-      const names = await listNames(listing, dir, warn);
-      for (const name of names ?? []) {
-        const rel = dir === '' ? name : `${dir}/${name}`;
-        let st: BigIntStats;
-        try {
-          st = await lstat(listing.entry(name), { bigint: true });
-        } catch (e) {
-          warn(entryFailure(e, rel));
+      const names = (await listNames(listing, dir, warn)) ?? [];
+      let started = 0;
+      for (let i = 0; i < names.length; i++) {
+        for (; started < names.length && started < i + WINDOW; started++) {
+          looks[started % WINDOW] = lookAt(listing, names[started]!, prefix + names[started]!, selection, skip);
+        }
+        const look = await looks[i % WINDOW]!;
+        if (look.kind === 'skip') continue;
+        if (look.kind === 'warn') {
+          warn(look.warning);
           continue;
         }
-        const type = entryTypeOf(st);
-        if (type === 'socket' || type === 'fifo' || type === 'device') {
-          if (selection.keeps(rel, false)) warn({ code: 'ESPECIAL', path: rel, message: `${type} skipped: backups store files, directories and symlinks` });
-          continue;
-        }
-        if (type === 'dir' && skip.has(identityKey(st))) continue;
-        if (!selection.keeps(rel, type === 'dir')) continue;
-        let target: string | undefined;
-        if (type === 'symlink') {
-          try {
-            target = await readlink(listing.entry(name));
-          } catch (e) {
-            warn(entryFailure(e, rel));
-            continue;
-          }
-        }
-        if (type === 'file' && st.nlink > 1n) {
+        if (look.kind === 'fail') throw look.error;
+        const { entry, st } = look;
+        if (entry.meta.type === 'file' && st.nlink > 1n) {
           const key = `${st.dev}:${st.ino}`;
           if (!seenInodes.has(key)) {
             seenInodes.add(key);
-            warn({ code: 'EHARDLINK', path: rel, message: `has ${st.nlink} hard links; each link is stored and restored as a separate file` });
+            warn({ code: 'EHARDLINK', path: entry.path, message: `has ${st.nlink} hard links; each link is stored and restored as a separate file` });
           }
         }
-        yield { path: rel, meta: metaOf(st, type, target) };
-        if (type === 'dir') subdirs.push(rel);
+        yield entry;
+        if (entry.meta.type === 'dir') subdirs.push(entry.path);
       }
     } finally {
+      // Looks still running use paths built from the listing's descriptor: it is released
+      // (and may be closed, its number reused) only once they are over. Looks never reject.
+      await Promise.all(looks);
       tree.release(listing);
     }
     for (let i = subdirs.length - 1; i >= 0; i--) stack.push(subdirs[i]!);
   }
 }
 
-/** The valid UTF-8 names of `listing`, sorted; undefined (after a warning) when it cannot be listed. */
-async function listNames(listing: Dir, dir: string, warn: (w: TreeWarning) => void): Promise<string[] | undefined> {
-  const names: string[] = [];
-  try {
-    const handle = await opendir(listing.anchor, { encoding: 'buffer' as BufferEncoding });
-    for await (const d of handle) {
-      const raw = d.name as unknown as Buffer;
-      const name = raw.toString('utf8');
-      if (Buffer.from(name).equals(raw)) names.push(name);
-      else warn({ code: 'EBADNAME', path: dir === '' ? name : `${dir}/${name}`, message: 'skipped: the name is not valid UTF-8, which the backup state cannot record' });
+/**
+ * Look at the entry `name` of `listing` (path `rel`): lstat it, read its target if it is a kept
+ * symlink, and say what the walk does with it. Never rejects. Node's callback calls, not
+ * `fs/promises`: an unchanged entry costs one lstat, and through the promise API it took
+ * 10–12 µs of CPU against 7–8 µs (Node 20, two cores).
+ */
+function lookAt(listing: Dir, name: string, rel: string, selection: Selection, skip: ReadonlySet<string>): Promise<Look> {
+  return new Promise((resolve) => {
+    let path: string;
+    try {
+      path = listing.entry(name);
+    } catch (error) {
+      resolve({ kind: 'fail', error });
+      return;
     }
+    lstat(path, { bigint: true }, (e, st) => {
+      if (e) return resolve({ kind: 'warn', warning: entryFailure(e, rel) });
+      let look: Look | undefined;
+      try {
+        look = judge(st, rel, selection, skip);
+      } catch (error) {
+        return resolve({ kind: 'fail', error });
+      }
+      if (look) return resolve(look);
+      // The same path for the target: the listing stays open until every look at it is over.
+      readlink(path, (e2, target) => resolve(e2 ? { kind: 'warn', warning: entryFailure(e2, rel) } : { kind: 'entry', entry: { path: rel, meta: metaOf(st, 'symlink', target) }, st }));
+    });
+  });
+}
+
+/** What the walk does with the entry `rel` given its lstat; undefined for a kept symlink, whose target is read next. */
+function judge(st: BigIntStats, rel: string, selection: Selection, skip: ReadonlySet<string>): Look | undefined {
+  const type = entryTypeOf(st);
+  if (type === 'socket' || type === 'fifo' || type === 'device') {
+    if (!selection.keeps(rel, false)) return { kind: 'skip' };
+    return { kind: 'warn', warning: { code: 'ESPECIAL', path: rel, message: `${type} skipped: backups store files, directories and symlinks` } };
+  }
+  if (type === 'dir' && skip.size > 0 && skip.has(identityKey(st))) return { kind: 'skip' };
+  if (!selection.keeps(rel, type === 'dir')) return { kind: 'skip' };
+  if (type === 'symlink') return undefined;
+  return { kind: 'entry', entry: { path: rel, meta: metaOf(st, type) }, st };
+}
+
+/**
+ * The valid UTF-8 names of `listing`, sorted, read in one call; undefined (after a warning)
+ * when it cannot be listed.
+ */
+async function listNames(listing: Dir, dir: string, warn: (w: TreeWarning) => void): Promise<string[] | undefined> {
+  let raw: Buffer[];
+  try {
+    raw = await readdir(listing.anchor, { encoding: 'buffer' });
   } catch (e) {
     warn({ code: 'EUNREADABLE', path: dir || '.', message: `cannot list directory (${reasonOf(e as NodeJS.ErrnoException)}); skipped with everything below it` });
     return undefined;
+  }
+  const names: string[] = [];
+  for (const r of raw) {
+    const name = r.toString('utf8');
+    if (isUtf8(r)) names.push(name);
+    else warn({ code: 'EBADNAME', path: dir === '' ? name : `${dir}/${name}`, message: 'skipped: the name is not valid UTF-8, which the backup state cannot record' });
   }
   return names.sort(byCodeUnit);
 }

@@ -7,6 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { chmod, link, lstat, mkdir, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { anchoringWorks } from '../../src/io/anchored-dir.js';
 import { DirTree } from '../../src/io/dir-tree.js';
@@ -273,6 +274,204 @@ describe.skipIf(!anchoring && !onCi)(`walkTree through open directories${anchorN
       } finally {
         await tree.remove(name);
         await tree.close();
+      }
+    }));
+});
+
+/** A tree as the tests build it: hard links share an inode key, symlink targets are never followed. */
+type SpecNode = { kind: 'file'; inode: string; size: number } | { kind: 'symlink'; target: string } | { kind: 'dir'; children: Map<string, SpecNode> };
+
+const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/** Names whose code-unit order differs from their code-point order (😀 before ﬁ), dotfiles, spaces; some excluded (`*.log`). */
+const nameArb = fc
+  .tuple(fc.array(fc.constantFrom('a', 'B', 'b', '.', 'é', 'ﬁ', '😀', '~', ' '), { minLength: 1, maxLength: 3 }), fc.boolean(), fc.nat(9))
+  .map(([parts, log, n]) => `${parts.join('')}${log && n < 2 ? '.log' : ''}`)
+  .filter((n) => n !== '.' && n !== '..');
+
+/** A file (of its own or one of four hard-link groups), a symlink, or (above depth 0) a directory. */
+const nodeArb = (depth: number): fc.Arbitrary<SpecNode> =>
+  fc.oneof(
+    { arbitrary: fc.option(fc.nat(3), { nil: undefined }).map((g): SpecNode => ({ kind: 'file', inode: g === undefined ? '' : `g${g}`, size: 0 })), weight: 4 },
+    { arbitrary: fc.constantFrom('a', '..', '/', 'missing', '😀').map((target): SpecNode => ({ kind: 'symlink', target })), weight: 1 },
+    ...(depth > 0 ? [{ arbitrary: dirArb(depth - 1), weight: 3 }] : []),
+  );
+
+const dirArb = (depth: number): fc.Arbitrary<SpecNode> =>
+  fc.uniqueArray(fc.tuple(nameArb, nodeArb(depth)), { maxLength: 6, size: 'max', selector: ([n]) => n }).map((children): SpecNode => ({ kind: 'dir', children: new Map(children) }));
+
+/**
+ * Create `spec` under `root`, parents first: a file of its own gets an inode (and a size) of
+ * its own; the first file of a hard-link group is written, the others are linked to it.
+ * Returns every path, parents first.
+ */
+async function materialize(root: string, spec: SpecNode): Promise<string[]> {
+  const paths: string[] = [];
+  const firstOf = new Map<string, string>();
+  const make = async (rel: string, node: SpecNode): Promise<void> => {
+    const full = join(root, rel);
+    if (node.kind === 'dir') {
+      await mkdir(full, { recursive: true });
+      for (const [name, child] of node.children) {
+        const path = rel === '' ? name : `${rel}/${name}`;
+        paths.push(path);
+        await make(path, child);
+      }
+    } else if (node.kind === 'symlink') await symlink(node.target, full);
+    else {
+      if (node.inode === '') node.inode = `own:${rel}`;
+      const first = firstOf.get(node.inode);
+      if (first !== undefined) await link(join(root, first), full);
+      else {
+        firstOf.set(node.inode, rel);
+        await writeFile(full, 'x'.repeat(firstOf.size));
+      }
+    }
+  };
+  await make('', spec);
+  const sizes = new Map([...firstOf.keys()].map((inode, i) => [inode, i + 1]));
+  const setSizes = (node: SpecNode): void => {
+    if (node.kind === 'dir') for (const c of node.children.values()) setSizes(c);
+    else if (node.kind === 'file') node.size = sizes.get(node.inode)!;
+  };
+  setSizes(spec);
+  return paths;
+}
+
+/** The node at `rel` in `spec`, if there is one. */
+function lookupSpec(spec: SpecNode, rel: string): SpecNode | undefined {
+  let node: SpecNode | undefined = spec;
+  for (const part of rel === '' ? [] : rel.split('/')) node = node?.kind === 'dir' ? node.children.get(part) : undefined;
+  return node;
+}
+
+/** What a walk did, in order: `file:path:size`, `dir:path`, `symlink:path->target`, warnings as `CODE:path`. */
+type Log = string[];
+
+/**
+ * The walk as a model: one entry at a time over the tree in memory, the consumer removing
+ * `removals.get(path)` (each with everything below it) when it receives `path`. A removal that
+ * would touch an entry of the directory being walked that comes after `path` (or the link
+ * count of one) is dropped: when such an entry is looked at, before or after the removal, is
+ * exactly what a walk with looks in flight leaves open. Returns the log and the removals kept.
+ */
+function modelWalk(spec: SpecNode, removals: Map<string, string[]>, excluded: (name: string) => boolean): { log: Log; kept: Map<string, string[]> } {
+  const log: Log = [];
+  const kept = new Map<string, string[]>();
+  const lookup = (rel: string): SpecNode | undefined => lookupSpec(spec, rel);
+  const below = (rel: string, node: SpecNode): [string, SpecNode][] =>
+    node.kind !== 'dir' ? [[rel, node]] : [[rel, node], ...[...node.children].flatMap(([n, c]) => below(`${rel}/${n}`, c))];
+  const links = new Map<string, number>();
+  for (const [, n] of below('', spec)) if (n.kind === 'file') links.set(n.inode, (links.get(n.inode) ?? 0) + 1);
+  const warned = new Set<string>();
+  const stack = [''];
+  while (stack.length > 0) {
+    const dir = stack.pop()!;
+    const node = lookup(dir);
+    if (node === undefined) {
+      log.push(`EVANISHED:${dir}`);
+      continue;
+    }
+    if (node.kind !== 'dir') throw new Error('the model only removes entries');
+    const names = [...node.children.keys()].sort(byCodeUnit);
+    const subdirs: string[] = [];
+    for (const [i, name] of names.entries()) {
+      const rel = dir === '' ? name : `${dir}/${name}`;
+      const child = node.children.get(name)!;
+      if (excluded(name)) continue;
+      if (child.kind === 'file' && links.get(child.inode)! > 1 && !warned.has(child.inode)) {
+        warned.add(child.inode);
+        log.push(`EHARDLINK:${rel}`);
+      }
+      log.push(child.kind === 'file' ? `file:${rel}:${child.size}` : child.kind === 'dir' ? `dir:${rel}` : `symlink:${rel}->${child.target}`);
+      if (child.kind === 'dir') subdirs.push(rel);
+      const later = new Map(names.slice(i + 1).map((n) => [dir === '' ? n : `${dir}/${n}`, node.children.get(n)!]));
+      const laterInodes = new Set([...later.values()].flatMap((n) => (n.kind === 'file' ? [n.inode] : [])));
+      for (const target of removals.get(rel) ?? []) {
+        const gone = lookup(target);
+        if (gone === undefined) continue;
+        const removed = below(target, gone);
+        if (removed.some(([p, n]) => later.has(p) || (n.kind === 'file' && laterInodes.has(n.inode)))) continue;
+        for (const [, n] of removed) if (n.kind === 'file') links.set(n.inode, links.get(n.inode)! - 1);
+        const parent = lookup(target.includes('/') ? target.slice(0, target.lastIndexOf('/')) : '') as Extract<SpecNode, { kind: 'dir' }>;
+        parent.children.delete(target.slice(target.lastIndexOf('/') + 1));
+        kept.set(rel, [...(kept.get(rel) ?? []), target]);
+      }
+    }
+    for (let i = subdirs.length - 1; i >= 0; i--) stack.push(subdirs[i]!);
+  }
+  return { log, kept };
+}
+
+/** Walk `root` for real, removing `removals.get(path)` under it as each entry arrives. */
+async function walkRemoving(root: string, removals: Map<string, string[]>, options: { exclude?: string[]; forceFallback?: boolean } = {}): Promise<Log> {
+  const log: Log = [];
+  const tree = await DirTree.open(root, { follow: true, forceFallback: options.forceFallback });
+  try {
+    const warn = (w: TreeWarning): void => void log.push(`${w.code}:${w.path}`);
+    const selection = await compileSelection(tree, { exclude: options.exclude }, warn);
+    for await (const e of walkTree(tree, selection, warn)) {
+      log.push(e.meta.type === 'file' ? `file:${e.path}:${e.meta.size}` : e.meta.type === 'dir' ? `dir:${e.path}` : `symlink:${e.path}->${e.meta.target}`);
+      for (const target of removals.get(e.path) ?? []) await rm(join(root, target), { recursive: true });
+    }
+  } finally {
+    await tree.close();
+  }
+  return log;
+}
+
+describe('walkTree with looks in flight', () => {
+  it('yields the entries and warnings of a one-at-a-time walk, in its order, with hard links across directories and entries removed mid-walk', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        dirArb(3),
+        fc.oneof(fc.constant(0), fc.nat(150)),
+        fc.array(fc.tuple(fc.nat(), fc.nat(), fc.boolean()), { maxLength: 10 }),
+        fc.boolean(),
+        fc.boolean(),
+        async (spec, wide, removalPicks, exclude, forceFallback) =>
+          withTempDir(async (tmp) => {
+            const root = tmp.file('r');
+            // A directory wider than the walk's look-ahead, so looks are started as earlier ones are taken.
+            const rootDir = spec as Extract<SpecNode, { kind: 'dir' }>;
+            for (let i = 0; i < wide; i++) rootDir.children.set(`w${String(i).padStart(3, '0')}`, { kind: 'file', inode: i % 7 === 0 ? 'g0' : '', size: 0 });
+            const paths = await materialize(root, spec);
+            // Half the removals take a directory: removed after it was walked past but before it is listed, it is EVANISHED.
+            const dirs = paths.filter((p) => lookupSpec(spec, p)?.kind === 'dir');
+            const removals = new Map<string, string[]>();
+            for (const [at, target, dir] of paths.length > 0 ? removalPicks : []) {
+              const trigger = paths[at % paths.length]!;
+              const from = dir && dirs.length > 0 ? dirs : paths;
+              removals.set(trigger, [...(removals.get(trigger) ?? []), from[target % from.length]!]);
+            }
+            const excluded = exclude ? (name: string) => name.endsWith('.log') : () => false;
+            const model = modelWalk(spec, removals, excluded);
+            const log = await walkRemoving(root, model.kept, { exclude: exclude ? ['*.log'] : [], forceFallback });
+            expect(log).toEqual(model.log);
+          }),
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('an entry removed before its look is EVANISHED in its place; one removed while looks are in flight is either walked or EVANISHED, in order', () =>
+    withTempDir(async (tmp) => {
+      const root = tmp.file('r');
+      const names = Array.from({ length: 300 }, (_, i) => `f${String(i).padStart(3, '0')}`);
+      await mkdir(join(root, 'd'), { recursive: true });
+      for (const n of names) await writeFile(join(root, 'd', n), n);
+      // Received with d/f000: f001–f020 may be looked at already; f150 on are past any look-ahead of the walk (64).
+      const racing = names.slice(1, 21);
+      const late = names.slice(150);
+      const log = await walkRemoving(root, new Map([['d/f000', [...racing, ...late].map((n) => `d/${n}`)]]));
+      expect(log[0]).toBe('dir:d');
+      const inD = log.slice(1);
+      expect(inD.map((l) => l.slice(l.indexOf('d/') + 2, l.indexOf('d/') + 6))).toEqual(names);
+      for (const [i, l] of inD.entries()) {
+        const n = names[i]!;
+        if (late.includes(n)) expect(l).toBe(`EVANISHED:d/${n}`);
+        else if (racing.includes(n)) expect([`file:d/${n}:4`, `EVANISHED:d/${n}`]).toContain(l);
+        else expect(l).toBe(`file:d/${n}:4`);
       }
     }));
 });
