@@ -11,6 +11,9 @@
  */
 import { BackupError } from '../errors.js';
 
+/** An empty, `.` or `..` segment anywhere in a `/`-separated path (one test per path: states hold millions). */
+const UNSAFE_SEGMENT = /(?:^|\/)(?:\.{1,2})?(?:\/|$)/;
+
 /**
  * Throw `EUNSAFEPATH` unless `path` is a safe relative POSIX path. It is judged as POSIX
  * judges it: `\` and `c:` are ordinary characters of a name there (systemd names units
@@ -18,16 +21,17 @@ import { BackupError } from '../errors.js';
  * on Windows, where they are separators and drive letters, are they refused.
  */
 export function checkRelativePath(path: string, what = 'entry'): void {
-  const bad = (why: string): never => {
-    throw new BackupError('EUNSAFEPATH', `${what} ${JSON.stringify(path)} is refused: ${why}`, { path });
-  };
-  if (typeof path !== 'string' || path.length === 0) bad('empty path');
-  if (path.includes('\0')) bad('NUL in path');
-  if (path.startsWith('/')) bad('absolute path');
-  if (process.platform === 'win32' && (/^[A-Za-z]:/.test(path) || path.includes('\\'))) bad('a drive letter or backslash, which Windows reads as a path');
-  for (const seg of path.split('/')) {
-    if (seg === '' || seg === '.' || seg === '..') bad('empty, "." or ".." segment');
-  }
+  const why = unsafeBecause(path);
+  if (why !== undefined) throw new BackupError('EUNSAFEPATH', `${what} ${JSON.stringify(path)} is refused: ${why}`, { path });
+}
+
+function unsafeBecause(path: string): string | undefined {
+  if (typeof path !== 'string' || path.length === 0) return 'empty path';
+  if (path.includes('\0')) return 'NUL in path';
+  if (path.startsWith('/')) return 'absolute path';
+  if (process.platform === 'win32' && (/^[A-Za-z]:/.test(path) || path.includes('\\'))) return 'a drive letter or backslash, which Windows reads as a path';
+  if (UNSAFE_SEGMENT.test(path)) return 'empty, "." or ".." segment';
+  return undefined;
 }
 
 /** The parent of a relative posix path ('' for top-level entries). */

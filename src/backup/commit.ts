@@ -10,8 +10,9 @@ import { BackupError, wrapIoError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import {
   artifactFile,
+  checkForWrite,
+  encodeState,
   idDate,
-  serializeState,
   STATE_FORMAT,
   STATE_VERSION,
   type ArtifactSummary,
@@ -52,7 +53,7 @@ export async function writeState(c: Commit): Promise<{ state: BackupState; file:
   c.entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const kind = c.parent ? 'incremental' : 'full';
   const createdAt = idDate(c.id).toISOString();
-  const state: BackupState = {
+  const draft: BackupState = {
     format: STATE_FORMAT,
     version: STATE_VERSION,
     name: c.name,
@@ -70,11 +71,12 @@ export async function writeState(c: Commit): Promise<{ state: BackupState; file:
   };
   const artifactBytes = c.artifacts.reduce((n, a) => n + a.size, 0);
   c.stats.durationMs = Math.round(performance.now() - c.started);
-  // The state counts its own size: serialize until the figure it holds is its length.
+  // Checked once, as a read would check it; then encoded until the size it records is its own.
+  const state = checkForWrite(draft);
   let bytes: Buffer = Buffer.alloc(0);
   for (let stateBytes = 0; ; stateBytes = bytes.length) {
-    c.stats.bytesWritten = artifactBytes + stateBytes;
-    ({ bytes } = await serializeState(state));
+    state.stats.bytesWritten = artifactBytes + stateBytes;
+    ({ bytes } = await encodeState(state));
     if (bytes.length === stateBytes) break;
   }
   const path = `${c.dir}/${artifactFile(c.id, 'state', 'none')}`;

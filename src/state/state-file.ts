@@ -61,12 +61,26 @@ export interface ExpectedState {
  * so that is `EINTERNAL` (a bug in the backup that built it) before anything is written.
  */
 export async function serializeState(state: BackupState): Promise<SerializedState> {
+  return encodeState(checkForWrite(state));
+}
+
+/**
+ * `state` as the schema returns it (its own copy, fields in the schema's order), or
+ * `EINTERNAL` when no read would accept it. For a writer that encodes the same state more
+ * than once (to record its own size in it): check once, then {@link encodeState} the copy.
+ */
+export function checkForWrite(state: BackupState): BackupState {
   const checked = checkState(state);
   if (!checked.ok) {
     const id = typeof state?.id === 'string' ? ` ${JSON.stringify(state.id)}` : '';
     throw new BackupError('EINTERNAL', `refusing to write backup state${id}, which is invalid: ${checked.problem}`);
   }
-  const body = JSON.stringify(checked.state);
+  return checked.state;
+}
+
+/** The bytes and digest of a state {@link checkForWrite} returned (not checked again). */
+export async function encodeState(state: BackupState): Promise<SerializedState> {
+  const body = JSON.stringify(state);
   const bytes = Buffer.from(`${body.slice(0, -1)}${PLACEHOLDER_TAIL}`);
   const digest = await digestOf(bytes);
   bytes.write(digest, bytes.length - '"}'.length - digest.length, 'latin1');
