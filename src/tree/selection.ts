@@ -58,14 +58,15 @@ export interface Selection {
  *   when the include patterns cannot be expanded.
  */
 export async function compileSelection(tree: DirTree, options: SelectionOptions, warn: (w: TreeWarning) => void): Promise<Selection> {
-  const ig = ignore({ ignorecase: false });
-  ig.add([...(options.exclude ?? [])]);
+  const exclude = options.exclude ?? [];
   const rules = await readExcludeFile(tree, options.excludeFile ?? '.exclude', warn);
-  if (rules !== undefined) ig.add(rules);
+  // No rules, no matcher: `ignore` caches an answer for every path it is asked about, which
+  // costs time and memory in proportion to the tree even when nothing can match.
+  const ig = exclude.length > 0 || rules !== undefined ? ignore({ ignorecase: false }).add([...exclude]).add(rules ?? '') : undefined;
   const included = options.include && options.include.length > 0 ? await expandIncludes(tree, options.include, warn) : undefined;
   return {
     keeps(path: string, isDir: boolean): boolean {
-      if (ig.ignores(isDir ? `${path}/` : path)) return false;
+      if (ig?.ignores(isDir ? `${path}/` : path)) return false;
       if (!included) return true;
       if (included.matched.has(path) || included.ancestors.has(path)) return true;
       for (let i = path.lastIndexOf('/'); i > 0; i = path.lastIndexOf('/', i - 1)) {
