@@ -1,251 +1,279 @@
 #!/usr/bin/env node
 /**
- * `npm run bench:backup`: this library against GNU tar --listed-incremental (and duplicity
- * and rdiff-backup where installed) on one corpus and one day of changes.
+ * `npm run bench:backup`: ibt against restic, borg and GNU tar at real scale (issue 8).
  *
- * Corpus (deterministic, ~2,000 files, ~200 MiB): source-like text files, already-compressed
- * media, a 64 MiB disk image and a 24 MiB log. The day: three 100-byte edits inside the
- * image, 1 MiB appended to the log, 60 small files edited, 20 created, 20 deleted, 10
- * renamed, 5 chmods. Measured per tool: full backup time, incremental time, incremental
- * bytes, restore time of the latest point, and peak RSS of each step (each step runs in its
- * own process under /usr/bin/time). Needs `npm run build` first.
+ * One run builds a tree from a seed (bench/corpus.mjs: at full scale 49,017 files in 2,213
+ * directories, 2.03 GiB — source-like text, binaries, a 512 MiB VM image, a 64 MiB log), and
+ * every tool backs up that same copy: a full backup, an incremental of the unchanged tree,
+ * then the day of changes (~900 edits, 1 MiB appended to the log, 64 KiB overwritten in the
+ * image, 4 KiB inserted in a binary, 490 files deleted, 490 added, a directory renamed), an
+ * incremental, and a restore of the latest point into a new directory, verified byte for byte
+ * against the tree (bench/manifest.mjs). ibt then goes on to a chain 10 incrementals deep and
+ * restores its full and its 10th incremental. With `--million`, the same steps (no chain) run
+ * on a tree of a million small files in deep and wide directories (bench/million.mjs).
  *
- * Usage: node bench/backup.mjs [--dir DIR] [--keep]
+ * Measured per step, each step its own process under /usr/bin/time (bench/measure.mjs): wall
+ * time, user + system CPU, peak RSS; per tool, the size of its repository after the full and
+ * what each incremental added. ibt runs as its CLI from the build (`npm run build` first); the
+ * peers are set up by bench/peers.mjs and installed with apt-get when missing (as root).
+ * Before every step the benchmark runs `sync`, so no step pays for the write-back of the one
+ * before; the trees and repositories stay in the page cache (a 2 GiB tree on a 24 GiB machine),
+ * so the figures are those of a warm cache.
+ *
+ * The file system: on ext4, creating many files soon after a large tree was deleted is slow
+ * for minutes (the inode allocator skips inodes deleted in the last seconds-to-minutes, and
+ * scanning past them costs). So nothing a tool measures follows a large deletion: all
+ * restores go to fresh directories that are kept, the million-file tree is written next to
+ * the main one, and the only deletions during the run are the day's own (490 files, 0.1 %
+ * of the million) and the ones tar's restore makes itself. Everything is removed at the end,
+ * in one `rm -rf`, after the last measurement. A second run started right after a first one
+ * pays for the first's clean-up while it writes its tree and restores: leave a few minutes
+ * between runs, or keep the first with --keep and remove it later.
+ *
+ * Usage: node bench/backup.mjs [options]
+ *   --files N            files of the main tree (default 5000: a ~220 MiB tree of the same
+ *                        shape; 49017 is the issue's 2 GiB tree)
+ *   --tools LIST         comma-separated, of ibt, ibt-none, restic, borg, tar
+ *                        (default ibt,restic,borg,tar)
+ *   --chain N            depth of ibt's chain, 0 for none (default 10)
+ *   --million            also the million-file tree
+ *   --million-files N    its file count (default 1000000)
+ *   --million-tools LIST tools for it (default ibt,restic: the others take long there)
+ *   --timeout SECS       time limit of one step (default 3600)
+ *   --dir DIR            work in DIR (new or empty) instead of a new $TMP/ibt-bench-*
+ *   --package DIR        run ibt from the built package at DIR (default this checkout):
+ *                        a copy of dist/ (with package.json, node_modules and the addon
+ *                        beside it) is not changed by a rebuild during a long run
+ *   --keep               leave everything in place
+ *
+ * The issue's full run: npm run build && node bench/backup.mjs --files 49017 --million
  */
 import { spawnSync } from 'node:child_process';
-import { createCipheriv } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { appendFile, chmod, cp, mkdir, mkdtemp, open, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { FULL_FILES, chainRound, dayOfChanges, makeTree, treeSpec } from './corpus.mjs';
+import { compareTree, manifest } from './manifest.mjs';
+import { dirBytes, flush, load, machineFacts } from './measure.mjs';
+import { makeMillionTree, millionChanges } from './million.mjs';
+import { TOOL_NAMES, ensureTool, makeTool, toolVersion, usePackage } from './peers.mjs';
+import { millionTargets, ratiosTable, size, stepsTable, treeTargets } from './report.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const DIST = resolve(here, '../dist/index.js');
-const MiB = 1 << 20;
-/** Longer than the racy margin of `src/tree/stable-read.ts` (3 s). */
+/**
+ * A file written within 3 s of being read cannot be trusted as clean by the next incremental
+ * (timestamps are coarse: git's "racily clean" case, src/tree/stable-read.ts) and is read
+ * again then. Backups usually meet a tree at rest, so every first backup after the benchmark
+ * writes the tree waits until this long after the last write.
+ */
 const RACY_WAIT_MS = 3500;
 
-/** A deterministic byte stream (AES-CTR keystream): fast and the same on every run. */
-function stream(seed) {
-  const key = Buffer.alloc(32, 0);
-  key.writeUInt32BE(seed >>> 0, 0);
-  const cipher = createCipheriv('aes-256-ctr', key, Buffer.alloc(16, 0));
-  return (n) => cipher.update(Buffer.alloc(n));
+const started = Date.now();
+const log = (msg) => process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(0).padStart(5)} s] ${msg}\n`);
+const print = (text) => process.stdout.write(`${text}\n`);
+
+function options() {
+  const { values } = parseArgs({
+    options: {
+      files: { type: 'string', default: '5000' },
+      tools: { type: 'string', default: 'ibt,restic,borg,tar' },
+      chain: { type: 'string', default: '10' },
+      million: { type: 'boolean', default: false },
+      'million-files': { type: 'string', default: '1000000' },
+      'million-tools': { type: 'string', default: 'ibt,restic' },
+      timeout: { type: 'string', default: '3600' },
+      dir: { type: 'string' },
+      package: { type: 'string' },
+      keep: { type: 'boolean', default: false },
+    },
+  });
+  const list = (s) => {
+    const names = s.split(',').filter(Boolean);
+    const bad = names.filter((n) => !TOOL_NAMES.includes(n));
+    if (bad.length) throw new Error(`unknown tool ${bad.join(', ')}: choose from ${TOOL_NAMES.join(', ')}`);
+    return names;
+  };
+  return {
+    files: Number(values.files),
+    tools: list(values.tools),
+    chain: Number(values.chain),
+    million: values.million,
+    millionFiles: Number(values['million-files']),
+    millionTools: list(values['million-tools']),
+    timeoutSecs: Number(values.timeout),
+    dir: values.dir,
+    package: values.package,
+    keep: values.keep,
+  };
 }
 
-const WORDS = 'the of backup delta signature file restore chain state vault archive block rolling hash const let return async await function export import interface type'.split(' ');
-function text(rand, n) {
-  const out = [];
-  let len = 0;
-  const r = rand(n);
-  for (let i = 0; len < n; i++) {
-    const line = `${'  '.repeat(r[i % r.length] % 4)}${WORDS[r[(i * 7) % r.length] % WORDS.length]} ${WORDS[r[(i * 13) % r.length] % WORDS.length]}(${i});\n`;
-    out.push(line);
-    len += line.length;
+/** Wait until the tree last written at `wroteAt` is at rest (see RACY_WAIT_MS). */
+async function rest(wroteAt) {
+  const left = wroteAt + RACY_WAIT_MS - Date.now();
+  if (left > 0) await new Promise((r) => setTimeout(r, left));
+}
+
+function describe(m) {
+  let files = 0;
+  let dirs = 0;
+  let links = 0;
+  let bytes = 0;
+  for (const v of m.values()) {
+    if (v.startsWith('file')) {
+      files++;
+      bytes += Number(v.split(' ')[2]);
+    } else if (v.startsWith('dir')) dirs++;
+    else links++;
   }
-  return Buffer.from(out.join('')).subarray(0, n);
+  return `${files.toLocaleString('en')} files, ${links} symlinks, ${dirs.toLocaleString('en')} directories, ${size(bytes)}`;
 }
 
-async function makeCorpus(src) {
-  const rand = stream(1);
-  for (let d = 0; d < 40; d++) await mkdir(join(src, `src/mod-${d}`), { recursive: true });
-  await mkdir(join(src, 'media'), { recursive: true });
-  await mkdir(join(src, 'logs'), { recursive: true });
-  for (let i = 0; i < 1900; i++) {
-    const n = 1000 + (rand(2).readUInt16BE(0) % 19_000);
-    await writeFile(join(src, `src/mod-${i % 40}/file-${i}.ts`), text(rand, n));
+/**
+ * Every step of every tool on one tree, in phases (all fulls, all unchanged incrementals, the
+ * changes, all incrementals, all restores), so each tool meets the same copy in the same state.
+ */
+async function runTree({ title, dir, tools, timeoutSecs, make, change, chain }) {
+  const src = join(dir, 'tree');
+  mkdirSync(src, { recursive: true });
+  log(`${title}: writing the tree in ${src}`);
+  make(src);
+  let wroteAt = Date.now();
+  log(`written in ${((wroteAt - started) / 1000).toFixed(0)} s since start; sync and manifest`);
+  flush();
+  const before = manifest(src);
+  print(`\n## ${title}\n\nTree: ${describe(before)}.`);
+
+  const results = tools.map(({ name, skipped }) =>
+    skipped ? { name, skipped, steps: {}, stored: {} } : { name, tool: makeTool(name, src, join(dir, `repo-${name}`), timeoutSecs), steps: {}, stored: {} },
+  );
+  const live = () => results.filter((r) => r.tool && !r.dead);
+  const step = async (key, r, run) => {
+    flush();
+    const s = await run();
+    r.steps[key] = s;
+    if (!s.ok) r.dead = true;
+    log(`${r.name} ${key}: ${s.ok ? `${s.secs.toFixed(2)} s, CPU ${s.cpu.toFixed(1)} s, ${s.rssMiB.toFixed(0)} MiB` : `FAILED ${s.error}`}`);
+    return s;
+  };
+  const backups = async (key) => {
+    for (const r of live()) {
+      const had = dirBytes(r.tool.repo);
+      await step(key, r, r.tool.backup);
+      r.stored[key] = dirBytes(r.tool.repo) - had;
+    }
+  };
+
+  await rest(wroteAt);
+  await backups('full');
+  await backups('unchanged');
+  const day = change(src);
+  wroteAt = Date.now();
+  flush();
+  const after = manifest(src);
+  print(`Day of changes: ${day}; after it: ${describe(after)}.`);
+  await rest(wroteAt);
+  await backups('incremental');
+  for (const r of live()) {
+    const out = join(dir, `restore-${r.name}`);
+    await step('restore', r, () => r.tool.restore(out));
+    if (r.steps.restore.ok) {
+      r.check = compareTree(after, out);
+      log(`${r.name} restore check: ${r.check.count === 0 ? 'identical' : `${r.check.count} entries differ`}`);
+    }
   }
-  for (let i = 0; i < 90; i++) await writeFile(join(src, `media/photo-${i}.jpg`), rand(600_000 + i * 10_000));
-  const img = await open(join(src, 'disk.img'), 'w');
-  for (let i = 0; i < 64; i++) await img.write(rand(MiB));
-  await img.close();
-  await writeFile(join(src, 'logs/app.log'), text(rand, 24 * MiB));
-}
 
-async function dayOfChanges(src) {
-  const rand = stream(2);
-  const img = await open(join(src, 'disk.img'), 'r+');
-  for (const at of [5 * MiB + 123, 31 * MiB + 7, 60 * MiB + 4096]) await img.write(rand(100), 0, 100, at);
-  await img.close();
-  await appendFile(join(src, 'logs/app.log'), text(rand, MiB));
-  for (let i = 0; i < 60; i++) await appendFile(join(src, `src/mod-${i % 40}/file-${i}.ts`), `// edited ${i}\n`);
-  for (let i = 0; i < 20; i++) await writeFile(join(src, `src/mod-${i}/new-${i}.ts`), text(rand, 5000));
-  for (let i = 100; i < 120; i++) await rm(join(src, `src/mod-${i % 40}/file-${i}.ts`));
-  for (let i = 200; i < 210; i++) await rename(join(src, `src/mod-${i % 40}/file-${i}.ts`), join(src, `src/mod-${(i + 1) % 40}/moved-${i}.ts`));
-  for (let i = 300; i < 305; i++) await chmod(join(src, `src/mod-${i % 40}/file-${i}.ts`), 0o600);
-}
-
-/** Run a command under /usr/bin/time; returns seconds and peak RSS in MiB. */
-function timed(cmd, args, opts = {}) {
-  const r = spawnSync('/usr/bin/time', ['-f', '%e %M', cmd, ...args], { encoding: 'utf8', ...opts });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
-  const [secs, kb] = r.stderr.trim().split('\n').pop().split(' ').map(Number);
-  return { secs, rssMiB: kb / 1024, stdout: r.stdout };
-}
-
-function lib(op, ...args) {
-  const code = `const m = await import(${JSON.stringify(DIST)}); const r = await m.${op}(${args.map((a) => JSON.stringify(a)).join(', ')}); process.stdout.write(JSON.stringify(r.files ? r.files.reduce((n, f) => n + f.size, 0) : 0));`;
-  const t = timed(process.execPath, ['--input-type=module', '-e', code]);
-  return { ...t, bytes: Number(t.stdout) };
-}
-
-async function dirBytes(dir) {
-  let n = 0;
-  for (const f of await readdir(dir, { recursive: true })) {
-    const st = await stat(join(dir, f));
-    if (st.isFile()) n += st.size;
+  const ibt = live().find((r) => r.name === 'ibt');
+  if (chain && ibt) {
+    ibt.chain = { depth: chain.depth, checks: [] };
+    const rounds = chain.depth - 2;
+    log(`ibt chain: ${rounds} more incrementals`);
+    for (let round = 1; round <= rounds && !ibt.dead; round++) {
+      chain.round(src, round);
+      await rest(Date.now());
+      flush();
+      const s = await ibt.tool.backup();
+      if (!s.ok) ibt.chain.checks.push(`incremental ${round + 2} failed: ${s.error}`);
+      if (!s.ok) ibt.dead = true;
+    }
+    if (!ibt.dead) {
+      const last = manifest(src);
+      const restore = async (point, want, label) => {
+        const out = join(dir, `chain-${label}`);
+        flush();
+        const s = await ibt.tool.restore(out, point);
+        const c = s.ok ? compareTree(want, out) : undefined;
+        if (c?.count) ibt.chain.checks.push(`restore of the ${label} differs in ${c.count} entries, e.g. ${c.examples.join('; ')}`);
+        log(`ibt chain restore of the ${label}: ${s.ok ? `${s.secs.toFixed(2)} s, ${c.count === 0 ? 'identical' : 'DIFFERS'}` : `FAILED ${s.error}`}`);
+        return s;
+      };
+      ibt.chain.full = await restore(0, before, 'full');
+      ibt.chain.last = await restore(chain.depth, last, `${chain.depth}th incremental`);
+    }
   }
-  return n;
+  return results;
 }
 
-function has(tool) {
-  return spawnSync(tool, ['--version'], { stdio: 'ignore' }).error === undefined;
-}
-
-/** One of ten rounds of small changes for the chain measurement (idempotent per round). */
-async function chainRound(src, round) {
-  const rand = stream(100 + round);
-  const img = await open(join(src, 'disk.img'), 'r+');
-  await img.write(rand(100), 0, 100, (round * 6 + 1) * MiB);
-  await img.close();
-  await appendFile(join(src, 'logs/app.log'), text(rand, MiB / 4));
-  for (let i = 0; i < 20; i++) await appendFile(join(src, `src/mod-${i % 40}/file-${round * 20 + i}.ts`), `// round ${round}\n`);
-  await writeFile(join(src, `src/new-round-${round}.ts`), text(rand, 4000));
-}
-
-/** Restore time of the full backup and of the 10th incremental of one chain (ibt, gzip). */
-async function restoreAlongChain(src, pristine, base) {
-  await rm(src, { recursive: true, force: true });
-  await cp(pristine, src, { recursive: true, preserveTimestamps: true });
-  const workDir = join(base, 'work-chain');
-  lib('fullBackup', src, { workDir });
-  for (let round = 1; round <= 10; round++) {
-    await chainRound(src, round);
-    lib('incrementalBackup', src, { workDir });
-  }
-  const listed = timed(process.execPath, ['--input-type=module', '-e', `const m = await import(${JSON.stringify(DIST)}); process.stdout.write(JSON.stringify((await m.listBackups('src', { workDir: ${JSON.stringify(workDir)} })).map((b) => b.id)));`]);
-  const ids = JSON.parse(listed.stdout);
-  const full = lib('restoreBackup', 'src', join(base, 'chain-full'), { workDir, at: ids[0] });
-  const tenth = lib('restoreBackup', 'src', join(base, 'chain-10'), { workDir, at: ids[10] });
-  return { full: full.secs, tenth: tenth.secs };
+function prepareTools(names) {
+  return names.map((name) => {
+    const skipped = ensureTool(name);
+    return { name, skipped, version: skipped ? undefined : toolVersion(name) };
+  });
 }
 
 async function main() {
-  if (!existsSync(DIST)) throw new Error('run npm run build first');
-  const argv = process.argv.slice(2);
-  const base = argv.includes('--dir') ? resolve(argv[argv.indexOf('--dir') + 1]) : await mkdtemp(join(process.env.TMP || tmpdir(), 'ibt-bench-'));
-  const src = join(base, 'src');
-  await rm(base, { recursive: true, force: true });
-  await mkdir(src, { recursive: true });
-  process.stdout.write(`corpus in ${base} ... `);
-  await makeCorpus(src);
-  const files = (await readdir(src, { recursive: true })).length;
-  process.stdout.write(`${files} entries, ${(await dirBytes(src) / MiB).toFixed(0)} MiB\n`);
-  const pristine = join(base, 'pristine');
-  await cp(src, pristine, { recursive: true, preserveTimestamps: true });
+  const o = options();
+  if (o.package) usePackage(o.package);
+  const base = o.dir ? resolve(o.dir) : mkdtempSync(join(process.env.TMP || tmpdir(), 'ibt-bench-'));
+  if (o.dir) {
+    mkdirSync(base, { recursive: true });
+    if (readdirSync(base).length > 0) throw new Error(`${base} is not empty`);
+  }
+  print(`# ibt against restic, borg and tar\n`);
+  print(`${machineFacts(base)}`);
+  print(`Load average before: ${load()}.`);
+  print(`Command: node bench/backup.mjs ${process.argv.slice(2).join(' ')}`);
+  try {
+    const tools = prepareTools([...new Set([...o.tools, ...(o.million ? o.millionTools : [])])]);
+    print(`Tools: ${tools.map((t) => (t.skipped ? `${t.name} (skipped: ${t.skipped})` : t.version)).join('; ')}.`);
+    const spec = treeSpec(o.files);
+    let layout;
+    const main = await runTree({
+      title: `Main tree (${o.files.toLocaleString('en')} files${o.files === FULL_FILES ? ', the issue\'s' : `, scaled from the issue's ${FULL_FILES.toLocaleString('en')}`})`,
+      dir: join(base, 'main'),
+      tools: tools.filter((t) => o.tools.includes(t.name)),
+      timeoutSecs: o.timeoutSecs,
+      make: (src) => {
+        layout = makeTree(src, spec);
+      },
+      change: (src) => dayOfChanges(src, spec, layout),
+      chain: o.chain >= 2 && { depth: o.chain, round: (src, round) => chainRound(src, spec, layout, round) },
+    });
+    print(`\n${stepsTable(main, o.chain)}\n\nRatios ibt/peer (below 1: ibt faster or smaller):\n\n${ratiosTable(main)}\n\nTargets:\n\n${treeTargets(main)}`);
 
-  const rows = [];
-  const run = async (label, steps) => {
-    await rm(src, { recursive: true, force: true });
-    await cp(pristine, src, { recursive: true, preserveTimestamps: true });
-    const out = join(base, `out-${rows.length}`);
-    // A tree at rest, as backups usually meet it: a file written in the last seconds before a
-    // read cannot be trusted as clean (coarse timestamps, see src/tree/stable-read.ts) and is
-    // read again by the next incremental. The copy above just wrote every file.
-    await new Promise((r) => setTimeout(r, RACY_WAIT_MS));
-    const full = await steps.full();
-    const unchanged = steps.unchanged ? await steps.unchanged() : undefined;
-    await dayOfChanges(src);
-    const inc = await steps.inc();
-    const restore = await steps.restore(out);
-    rows.push({ label, full, unchanged, inc, restore });
-    await rm(out, { recursive: true, force: true });
-    process.stdout.write(`${label}: done\n`);
-  };
-
-  for (const compression of ['gzip', 'none']) {
-    const workDir = join(base, `work-ibt-${compression}`);
-    await run(`ibt (${compression})`, {
-      full: async () => lib('fullBackup', src, { workDir, compression }),
-      unchanged: async () => lib('incrementalBackup', src, { workDir, compression }),
-      inc: async () => lib('incrementalBackup', src, { workDir, compression }),
-      restore: async (out) => lib('restoreBackup', 'src', out, { workDir }),
-    });
+    if (o.million) {
+      let m;
+      const million = await runTree({
+        title: `Million-file tree (${o.millionFiles.toLocaleString('en')} files asked)`,
+        dir: join(base, 'million'),
+        tools: tools.filter((t) => o.millionTools.includes(t.name)),
+        timeoutSecs: o.timeoutSecs,
+        make: (src) => {
+          m = makeMillionTree(src, o.millionFiles);
+        },
+        change: (src) => millionChanges(src, m),
+      });
+      print(`\n${stepsTable(million, 0)}\n\nRatios ibt/peer:\n\n${ratiosTable(million)}\n\nTargets:\n\n${millionTargets(million)}`);
+    }
+  } finally {
+    print(`\nLoad average after: ${load()}. Whole run: ${((Date.now() - started) / 1000).toFixed(0)} s.`);
+    if (!o.keep && existsSync(base)) {
+      log(`removing ${base}`);
+      spawnSync('rm', ['-rf', base]);
+    }
   }
-  for (const z of [['-z', 'gzip'], [null, 'none']]) {
-    const dir = join(base, `work-tar-${z[1]}`);
-    await mkdir(dir, { recursive: true });
-    const flag = z[0] ? [z[0]] : [];
-    await run(`GNU tar --listed-incremental (${z[1]})`, {
-      full: async () => {
-        const t = timed('tar', [...flag, '--listed-incremental', join(dir, 'snar'), '-cf', join(dir, 'full.tar'), '-C', src, '.']);
-        return { ...t, bytes: (await stat(join(dir, 'full.tar'))).size };
-      },
-      unchanged: async () => {
-        await cp(join(dir, 'snar'), join(dir, 'snar-u'));
-        const t = timed('tar', [...flag, '--listed-incremental', join(dir, 'snar-u'), '-cf', join(dir, 'unchanged.tar'), '-C', src, '.']);
-        return { ...t, bytes: (await stat(join(dir, 'unchanged.tar'))).size };
-      },
-      inc: async () => {
-        await cp(join(dir, 'snar'), join(dir, 'snar-1'));
-        const t = timed('tar', [...flag, '--listed-incremental', join(dir, 'snar-1'), '-cf', join(dir, 'inc.tar'), '-C', src, '.']);
-        return { ...t, bytes: (await stat(join(dir, 'inc.tar'))).size };
-      },
-      restore: async (out) => {
-        await mkdir(out, { recursive: true });
-        const a = timed('tar', [...flag, '--listed-incremental', '/dev/null', '-xf', join(dir, 'full.tar'), '-C', out]);
-        const b = timed('tar', [...flag, '--listed-incremental', '/dev/null', '-xf', join(dir, 'inc.tar'), '-C', out]);
-        return { secs: a.secs + b.secs, rssMiB: Math.max(a.rssMiB, b.rssMiB), bytes: 0 };
-      },
-    });
-  }
-  if (has('rdiff-backup')) {
-    const repo = join(base, 'work-rdiff-backup');
-    await run('rdiff-backup', {
-      full: async () => ({ ...timed('rdiff-backup', [src, repo]), bytes: await dirBytes(repo) }),
-      inc: async () => {
-        const data = join(repo, 'rdiff-backup-data');
-        const before = await dirBytes(data);
-        const t = timed('rdiff-backup', [src, repo]);
-        return { ...t, bytes: (await dirBytes(data)) - before };
-      },
-      restore: async (out) => ({ ...timed('rdiff-backup', ['-r', 'now', repo, out]), bytes: 0 }),
-    });
-  }
-  if (has('duplicity')) {
-    const url = `file://${join(base, 'work-duplicity')}`;
-    const env = { ...process.env, PASSPHRASE: '' };
-    await run('duplicity (no encryption)', {
-      full: async () => ({ ...timed('duplicity', ['full', '--no-encryption', src, url], { env }), bytes: await dirBytes(join(base, 'work-duplicity')) }),
-      inc: async () => {
-        const before = await dirBytes(join(base, 'work-duplicity'));
-        const t = timed('duplicity', ['incr', '--no-encryption', src, url], { env });
-        return { ...t, bytes: (await dirBytes(join(base, 'work-duplicity'))) - before };
-      },
-      restore: async (out) => ({ ...timed('duplicity', ['restore', '--no-encryption', url, out], { env }), bytes: 0 }),
-    });
-  }
-
-  const mb = (n) => `${(n / MiB).toFixed(2)} MiB`;
-  const lines = [
-    `| tool | full | full size | incremental, unchanged tree | incremental | incremental size | restore latest | peak RSS (full / inc / restore) |`,
-    `|---|---|---|---|---|---|---|---|`,
-    ...rows.map((r) =>
-      `| ${r.label} | ${r.full.secs.toFixed(2)} s | ${mb(r.full.bytes)} | ${r.unchanged ? `${r.unchanged.secs.toFixed(2)} s` : 'n/a'} | ${r.inc.secs.toFixed(2)} s | ${mb(r.inc.bytes)} | ${r.restore.secs.toFixed(2)} s | ` +
-      `${r.full.rssMiB.toFixed(0)} / ${r.inc.rssMiB.toFixed(0)} / ${r.restore.rssMiB.toFixed(0)} MiB |`),
-  ];
-  process.stdout.write(`\n${new Date().toISOString()}, node ${process.version}, ${files} entries\n${lines.join('\n')}\n`);
-  const chain = await restoreAlongChain(src, pristine, base);
-  process.stdout.write(
-    `\nchain of a full and 10 incrementals: restore of the full ${chain.full.toFixed(2)} s, of the 10th incremental ${chain.tenth.toFixed(2)} s ` +
-      `(${(chain.tenth / chain.full).toFixed(2)}x)\n`,
-  );
-  for (const tool of ['duplicity', 'rdiff-backup']) if (!has(tool)) process.stdout.write(`(${tool} not installed: not measured)\n`);
-  if (!argv.includes('--keep')) await rm(base, { recursive: true, force: true });
 }
 
 main().catch((e) => {
-  process.stderr.write(`bench failed: ${e.message}\n`);
+  process.stderr.write(`bench failed: ${e.stack ?? e.message}\n`);
   process.exitCode = 1;
 });
