@@ -16,15 +16,30 @@ export interface RestoreOptions extends CommonOptions {
    * them exact to the microsecond.
    */
   engine?: EngineChoice;
+  /**
+   * Files (and directories, symlinks, deltas) written at the same time, at most. Default 16;
+   * 1 writes them one at a time. The restored tree is the same whatever it is; a failed
+   * restore may have written more of the files that follow the failing one. Each file in
+   * flight holds a descriptor, and one for its directory.
+   */
+  concurrency?: number;
+  /**
+   * Called after each file is restored, in the order files complete (with `concurrency`
+   * above 1, not always the archive's): `entries` counts them, `bytes` their sizes.
+   */
   onProgress?: (event: ProgressEvent) => void;
+  /** Stops the restore with `EABORTED`; the files in flight settle first, and no temporary file is left. */
   signal?: AbortSignal;
 }
 
 /** The result of a restore. */
 export interface RestoreReport {
+  /** The backup name. */
   name: string;
   /** The backup restored. */
   id: string;
+  /** The target, as given. */
   target: string;
+  /** What was restored, and how long it took. */
   stats: { files: number; directories: number; symlinks: number; bytesWritten: number; deltasApplied: number; durationMs: number };
 }

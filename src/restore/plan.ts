@@ -46,6 +46,11 @@ export function versionAt(e: FileEntry, index: number): Version {
 export class RestorePlan {
   /** Directories, parents before children (the state's order). */
   readonly dirs: DirEntry[] = [];
+  /**
+   * Directories by depth, deepest first: the order their attributes are set in (a directory
+   * after everything in it; those of one depth in any order, or at once).
+   */
+  readonly levels: DirEntry[][];
   /** Symbolic links. */
   readonly symlinks: SymlinkEntry[] = [];
   /** By backup id: the files its files archive holds whole for this restore. */
@@ -66,5 +71,8 @@ export class RestorePlan {
         });
       }
     }
+    const byDepth: DirEntry[][] = [];
+    for (const d of this.dirs) (byDepth[d.path.split('/').length - 1] ??= []).push(d);
+    this.levels = byDepth.filter((level) => level !== undefined).reverse();
   }
 }

@@ -1,18 +1,46 @@
 /**
  * Point-in-time restore: the job that turns a plan (`plan.ts`) into a tree in the target.
  *
- * Directories are created first; then each files archive of the chain is read once, in
- * chain order, extracting the files whose record starts there; then each deltas archive is
- * read once, in chain order, patching the files that need it; then symlinks; then the
- * directories get their attributes, deepest first. Every version of a file is written to a
- * temporary name beside it (`target.ts`), checked against the size and hash the state
- * records for it (`version-writer.ts`), and the last one is renamed into place only once it
- * matches, with its owner, mode and times already set. So a damaged or hostile artifact can
- * make a restore fail (naming the artifact, at the version that is wrong), but never leaves a
- * wrong or temporary file behind.
+ * Directories are created first, each after its parent; then each files archive of the
+ * chain is read once, in chain order, extracting the files whose record starts there; then
+ * each deltas archive is read once, in chain order, patching the files that need it; then
+ * symlinks; then the directories get their attributes, deepest first, once everything in
+ * them is done. Every version of a file is checked against the size and hash the state
+ * records for it (`version-writer.ts`), written to a temporary name beside it (`target.ts`),
+ * and the last one is renamed into place only once it matches, with its owner, mode and
+ * times already set. So a damaged or hostile artifact can make a restore fail (naming the
+ * artifact, at the version that is wrong), but never leaves a wrong or temporary file
+ * behind, and even a restore killed mid-way leaves no partial file at a final name.
+ *
+ * Speed: a tree of small files costs round trips through libuv's thread pool, not bytes. So
+ * each step runs `concurrency` items at a time (default 16): directories (a child after its
+ * parent), files (a version up to 1 MiB is read whole into memory, checked, and written in
+ * one call by one of the writers while the archive is read on; a larger one streams
+ * through, one at a time: see `archive-pass.ts`), deltas whose basis, delta and output are
+ * each that small, symlinks, and the directories' attributes (one depth at a time). The
+ * writers hold at most 64 MiB; a stream, one chunk. Failures are ordered by the plan, not by
+ * the clock: the tree a restore writes and the error a damaged archive gives do not depend
+ * on timing (see `writer-pool.ts` for what may vary after a failure). On 20,000 files of
+ * 100 B to 16 KiB (`bench/restore-many.mjs`, two cores): 2,500 files/s before on ext4, 4,450
+ * after; 3,950 and 6,700 on tmpfs; 64 to 68 system calls per file before, 31 to 36 after
+ * (the file's own calls are 7, the rest the thread pool's futex, epoll and eventfd traffic).
+ *
+ * Two savings were measured and left out:
+ * - Creating a file at its final name (O_EXCL, with a temporary name only where something
+ *   is in the way) saves the rename: one call of seven, one round trip of six, and 0 to 8 %
+ *   of the time of a 10,000- or 20,000-file restore (tmpfs, ext4; within this machine's
+ *   noise). For that, a restore killed mid-way would leave up to `concurrency` files at
+ *   their final names that look restored and are empty or cut short. Not worth it; and what
+ *   costs is the round trip, not the rename, which a batched native call would make nearly
+ *   free.
+ * - Setting owner and mode synchronously on the descriptor (as the addon's futimens is)
+ *   saves two round trips and as little time (the same runs), and would hold the event loop
+ *   whenever the call waits: on a full ext4 journal, or on NFS, where a setattr first writes
+ *   the file's dirty pages back.
  */
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { parentOf } from '../archive/index.js';
 import { selectEngine } from '../engine/select.js';
 import type { Engine } from '../engine/engine.js';
 import { asAbort, BackupError } from '../errors.js';
@@ -20,23 +48,34 @@ import { Catalog, checkName, resolveWorkDir } from '../catalog/index.js';
 import { artifactFile, parseAt, type ArtifactRole, type BackupState, type FileEntry } from '../state/index.js';
 import type { RestoreOptions, RestoreReport } from './options.js';
 import { readWanted, type ArchiveToRead } from './archive-pass.js';
-import { RestorePlan, versionFrom, type Version, type Wanted } from './plan.js';
-import { RestoreTarget, type NewFile } from './target.js';
-import { writeVersion, type WrittenVersion } from './version-writer.js';
+import { RestorePlan, versionAt, versionFrom, type Version, type Wanted } from './plan.js';
+import { RestoreTarget, type KeptFile, type NewFile } from './target.js';
+import { collectVersion, measureVersion, writeBytes, writeVersion, type WrittenVersion } from './version-writer.js';
+import { forEachConcurrently } from './writer-pool.js';
+
+/** Versions (and deltas, and their bases) up to this size are held whole in memory and written beside others. */
+const IN_MEMORY_MAX = 1 << 20;
+/** Files, directories or symlinks in flight at the same time, unless `concurrency` says otherwise. */
+const DEFAULT_CONCURRENCY = 16;
 
 /**
  * Restore backup `name` into `target`: the latest backup, or the last one at or before
  * `options.at` (a backup id or a Date). `target` is created when missing, and followed when
  * it is a symlink.
  *
- * @throws {@link BackupError} `ENOTFOUND` (no such backup or point), `ENOTEMPTY` (target not
- *   a directory, or not empty without `overwrite`), `EUNSAFEPATH` (a directory of the target
- *   was a symlink or a file when the restore went through it), `EMISSING`/`ETRUNCATED`/
- *   `ECORRUPT` naming the artifact, `EHASH` naming the file whose restored content does not
- *   match the state, `EIO`/`ENOSPC` naming the file, `EABORTED`.
+ * @throws {@link BackupError} `EPARAM` (a `concurrency` that is not a positive integer),
+ *   `ENOTFOUND` (no such backup or point), `ENOTEMPTY` (target not a directory, or not empty
+ *   without `overwrite`), `EUNSAFEPATH` (a directory of the target was a symlink or a file
+ *   when the restore went through it), `EMISSING`/`ETRUNCATED`/`ECORRUPT` naming the
+ *   artifact, `EHASH` naming the file whose restored content does not match the state,
+ *   `EIO`/`ENOSPC` naming the file, `EABORTED`.
  */
 export async function restoreBackup(name: string, target: string, options: RestoreOptions = {}): Promise<RestoreReport> {
   const started = performance.now();
+  const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
+  if (!Number.isInteger(concurrency) || concurrency < 1) {
+    throw new BackupError('EPARAM', `concurrency must be a positive integer (1: one file at a time), got ${concurrency}`);
+  }
   const at = parseAt(options.at);
   const catalog = await Catalog.open(resolveWorkDir(options.workDir), checkName(name), options.storage);
   const state = await catalog.resolve(at);
@@ -44,7 +83,7 @@ export async function restoreBackup(name: string, target: string, options: Resto
   // The engine that patches also sets times: native through utimensat (exact to the ns), the
   // TypeScript engine through node's calls (exact to the µs), so `engine: 'js'` runs no native code.
   const root = await RestoreTarget.open(resolve(target), { overwrite: options.overwrite ?? false, times: { native: engine.name === 'native' } });
-  const job = new RestoreJob(catalog, new RestorePlan(state), root, engine, options);
+  const job = new RestoreJob(catalog, new RestorePlan(state), root, engine, concurrency, options);
   try {
     await job.run();
   } catch (e) {
@@ -65,18 +104,22 @@ class RestoreJob {
     private readonly plan: RestorePlan,
     private readonly target: RestoreTarget,
     private readonly engine: Engine,
+    private readonly concurrency: number,
     private readonly options: RestoreOptions,
   ) {
     this.state = plan.state;
   }
 
   async run(): Promise<void> {
-    const signal = this.options.signal;
-    for (const d of this.plan.dirs) {
-      signal?.throwIfAborted();
-      await this.target.makeDir(d.path);
+    const { signal } = this.options;
+    const made = new Map<string, Promise<void>>();
+    await forEachConcurrently(this.plan.dirs, this.concurrency, signal, async (d) => {
+      // Parents come first in the plan, so a parent's mkdir is always under way.
+      const making = (made.get(parentOf(d.path)) ?? Promise.resolve()).then(() => this.target.makeDir(d.path));
+      made.set(d.path, making);
+      await making;
       this.stats.directories++;
-    }
+    });
     for (const link of this.state.chain) {
       const wanted = this.plan.whole.get(link.id);
       if (wanted) await this.extract(link.id, wanted);
@@ -85,41 +128,58 @@ class RestoreJob {
       const wanted = this.plan.patched.get(link.id);
       if (wanted) await this.patch(link.id, wanted);
     }
-    for (const s of this.plan.symlinks) {
-      signal?.throwIfAborted();
+    await forEachConcurrently(this.plan.symlinks, this.concurrency, signal, async (s) => {
       await this.target.makeSymlink(s);
       this.stats.symlinks++;
-    }
-    for (let i = this.plan.dirs.length - 1; i >= 0; i--) {
-      signal?.throwIfAborted();
-      await this.target.finishDir(this.plan.dirs[i]!);
+    });
+    for (const level of this.plan.levels) {
+      await forEachConcurrently(level, this.concurrency, signal, (d) => this.target.finishDir(d));
     }
   }
 
   /** Extract from the files archive of backup `id` the first version of each `wanted` file. */
   private async extract(id: string, wanted: Wanted): Promise<void> {
     const archive = await this.archive(id, 'files');
-    const headerSize = (e: FileEntry): number => versionFrom(e, id).size;
-    await readWanted(archive, wanted, { headerSize, signal: this.options.signal }, async (e, body) => {
+    const options = {
+      headerSize: (e: FileEntry): number => versionFrom(e, id).size,
+      inMemory: (_e: FileEntry, size: number): number | undefined => (size <= IN_MEMORY_MAX ? size : undefined),
+      concurrency: this.concurrency,
+      signal: this.options.signal,
+    };
+    await readWanted(archive, wanted, options, async (e, body) => {
       const version = versionFrom(e, id);
+      if (body.bytes) return this.restoreBytes(e, version, body.bytes, archive.path);
       const file = await this.target.create(e.path);
-      await this.finish(e, version, file, archive.path, () => this.write(e, version, file, body, archive.path));
+      await this.finish(e, version, file, async () => {
+        this.check(e, version, await this.write(e, version, file, body.stream, archive.path), archive.path);
+      });
     });
   }
 
   /** Apply the deltas archive of backup `id` to each `wanted` file's kept version. */
   private async patch(id: string, wanted: Wanted): Promise<void> {
     const archive = await this.archive(id, 'deltas');
-    await readWanted(archive, wanted, { signal: this.options.signal }, async (e, delta) => {
+    const inMemory = (e: FileEntry, size: number): number | undefined => {
+      const output = versionFrom(e, id).size;
+      const basis = versionAt(e, e.content.indexOf(id) - 1).size;
+      return Math.max(size, output, basis) <= IN_MEMORY_MAX ? size + output + basis : undefined;
+    };
+    await readWanted(archive, wanted, { inMemory, concurrency: this.concurrency, signal: this.options.signal }, async (e, delta) => {
       const version = versionFrom(e, id);
       const basis = await this.target.openKept(e.path);
       try {
-        const file = await this.target.create(e.path);
-        await this.finish(e, version, file, archive.path, async () => {
-          const written = await this.write(e, version, file, this.engine.patch(basis.handle, delta), archive.path);
-          await basis.remove();
-          return written;
-        });
+        if (delta.bytes) {
+          const before = await basis.readAll(versionAt(e, version.index - 1).size);
+          const after = await collectVersion(this.engine.patch(before, [delta.bytes]), version.size, () => sizeError(e, version, archive.path));
+          await this.restoreBytes(e, version, after, archive.path, basis);
+        } else {
+          const file = await this.target.create(e.path);
+          await this.finish(e, version, file, async () => {
+            const written = await this.write(e, version, file, this.engine.patch(basis.handle, delta.stream), archive.path);
+            this.check(e, version, written, archive.path);
+            await basis.remove();
+          });
+        }
       } finally {
         await basis.close();
       }
@@ -127,23 +187,41 @@ class RestoreJob {
     });
   }
 
-  /** Write `data` as `version` of `e` into `file`, cut off past the recorded size. */
+  /** Write the streamed `data` as `version` of `e` into `file`, cut off past the recorded size. */
   private write(e: FileEntry, version: Version, file: NewFile, data: AsyncIterable<Uint8Array>, artifact: string): Promise<WrittenVersion> {
     return writeVersion(file.handle, file.path, data, version.size, () => sizeError(e, version, artifact));
   }
 
   /**
-   * Write one version of `e` with `write`, check it against `version`, then rename it into
+   * Check `bytes`, read from `artifact`, against `version` of `e`, then write them as that
+   * version (replacing the kept earlier version `basis`, if any): nothing is created for a
+   * version that does not match.
+   */
+  private async restoreBytes(e: FileEntry, version: Version, bytes: Uint8Array, artifact: string, basis?: KeptFile): Promise<void> {
+    this.check(e, version, await measureVersion(bytes), artifact);
+    const file = await this.target.create(e.path);
+    await this.finish(e, version, file, async () => {
+      await writeBytes(file.handle, file.path, bytes);
+      await basis?.remove();
+    });
+  }
+
+  /** `ECORRUPT` naming `artifact` or `EHASH` naming `e` unless `written` is `version`. */
+  private check(e: FileEntry, version: Version, written: WrittenVersion, artifact: string): void {
+    if (written.size !== version.size) throw sizeError(e, version, artifact, written.size);
+    if (written.hash !== version.hash) {
+      const which = version.final ? 'its content hash' : `the content hash of version ${version.index + 1} of ${e.content.length}`;
+      throw new BackupError('EHASH', `restored ${JSON.stringify(e.path)} does not match the backup state (${which} differs; read from artifact ${artifact})`, { path: e.path });
+    }
+  }
+
+  /**
+   * Write one version of `e` into `file` with `write` (which checks it), then rename it into
    * place (the final version) or keep it for the next delta; on any failure, remove it.
    */
-  private async finish(e: FileEntry, version: Version, file: NewFile, artifact: string, write: () => Promise<WrittenVersion>): Promise<void> {
+  private async finish(e: FileEntry, version: Version, file: NewFile, write: () => Promise<void>): Promise<void> {
     try {
-      const written = await write();
-      if (written.size !== version.size) throw sizeError(e, version, artifact, written.size);
-      if (written.hash !== version.hash) {
-        const which = version.final ? 'its content hash' : `the content hash of version ${version.index + 1} of ${e.content.length}`;
-        throw new BackupError('EHASH', `restored ${JSON.stringify(e.path)} does not match the backup state (${which} differs; read from artifact ${artifact})`, { path: e.path });
-      }
+      await write();
       if (version.final) await file.commit(e);
       else await file.keep();
     } catch (err) {

@@ -28,10 +28,17 @@
  * - The target itself is the user's choice: when it is a symlink, it is followed.
  *
  * Nothing is lstat'ed to learn what is in the way: the call that meets it fails (EEXIST,
- * EISDIR), and only then is it looked at. A file costs open, its writes, ftruncate, fchmod,
- * (fchown as root, futimes without the addon), close and rename.
+ * EISDIR), and only then is it looked at. A small file costs seven calls: open, one write,
+ * fchown (as root), fchmod, futimens (the addon's, on the calling thread; futimes through
+ * the thread pool without it), close and rename; a file with a block of zeros, or a large
+ * one, also ftruncate. A directory costs mkdir, and at the end open, fchown, fchmod,
+ * futimens and close, once, whatever it holds.
+ *
+ * Many files may be in flight at once: each has its own temporary name and descriptor, and
+ * the directory it is created in stays pinned in the tree until it is renamed or removed.
+ * When such a directory is removed under them, their errors name the directory.
  */
-import { constants } from 'node:fs';
+import { constants, fstat } from 'node:fs';
 import { lchown, mkdir, open, opendir, rename, symlink, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { parentOf } from '../archive/index.js';
@@ -59,13 +66,22 @@ function codeOf(e: unknown): string | undefined {
   return (e as NodeJS.ErrnoException | undefined)?.code;
 }
 
-/** The error of an open that met a symlink or a non-directory where a directory must be. */
-function notARealDirectory(e: unknown, path: string): BackupError {
+/**
+ * The error of an open of the directory `rel` (at `path`) that met a symlink or a
+ * non-directory: `EUNSAFEPATH` naming `rel`, as the directory tree names the directories it
+ * refuses to go through.
+ */
+function notARealDirectory(e: unknown, rel: string, path: string): BackupError {
   const code = codeOf(e);
   if (code === 'ELOOP' || code === 'ENOTDIR') {
-    return new BackupError('EUNSAFEPATH', `${path} is not a real directory (a symlink or not a directory); refusing to go through it`, { path, cause: e });
+    return new BackupError('EUNSAFEPATH', `${path} is not a real directory (a symlink or not a directory); refusing to go through it`, { path: rel, cause: e });
   }
   return wrapIoError(e, path, 'opening directory');
+}
+
+/** Whether the open directory `dir` was removed (no name leads to it any more). */
+function wasRemoved(dir: Dir): Promise<boolean> {
+  return new Promise((done) => fstat(dir.fd, (e, st) => done(!e && st.nlink === 0)));
 }
 
 /** Open the target (following it when it is a symlink), creating it and its parents when missing. */
@@ -163,8 +179,9 @@ export class RestoreTarget {
       const handle = await open(parent.entry(temp), CREATE, 0o600);
       return new NewFile(this, parent, rel, temp, handle);
     } catch (e) {
+      const err = await this.entryError(e, parent, rel, 'creating');
       this.tree.release(parent);
-      throw wrapIoError(e, this.describe(rel), 'creating');
+      throw err;
     }
   }
 
@@ -212,7 +229,7 @@ export class RestoreTarget {
     const path = this.describe(e.path);
     await this.tree.use(parentRel, async (parent) => {
       const handle = await open(parent.entry(name), O_RDONLY | O_DIRECTORY | O_NOFOLLOW).catch((err: unknown) => {
-        throw notARealDirectory(err, path);
+        throw notARealDirectory(err, e.path, path);
       });
       try {
         await this.setAttributes(handle, e, path);
@@ -252,7 +269,7 @@ export class RestoreTarget {
         await rename(parent.entry(temp), parent.entry(name));
         return;
       } catch (e) {
-        if (!DIRECTORY_IN_THE_WAY.has(codeOf(e) ?? '') || attempt > 0) throw wrapIoError(e, this.describe(rel), 'renaming into');
+        if (!DIRECTORY_IN_THE_WAY.has(codeOf(e) ?? '') || attempt > 0) throw await this.entryError(e, parent, rel, 'renaming into');
       }
       await this.tree.remove(rel);
     }
@@ -271,6 +288,16 @@ export class RestoreTarget {
   /** Release a directory acquired for a {@link NewFile} or {@link KeptFile}. */
   release(dir: Dir): void {
     this.tree.release(dir);
+  }
+
+  /**
+   * The error of `doing` the entry `rel` of `parent`: when it is ENOENT because `parent` was
+   * removed meanwhile (files in flight in a directory someone deletes), it names the
+   * directory, as the restore names a directory it cannot open; else it names `rel`.
+   */
+  private async entryError(e: unknown, parent: Dir, rel: string, doing: string): Promise<BackupError> {
+    if (codeOf(e) === 'ENOENT' && (await wasRemoved(parent))) return wrapIoError(e, this.describe(parentOf(rel)), `${doing} ${JSON.stringify(basename(rel))} in the removed directory`);
+    return wrapIoError(e, this.describe(rel), doing);
   }
 
   /** Whether `rel` is a real directory (not a symlink, not a file). */
@@ -360,6 +387,23 @@ export class KeptFile {
     /** The open file, for reading. */
     readonly handle: FileHandle,
   ) {}
+
+  /**
+   * Its first `size` bytes (its whole length, as the state records it), for a small version.
+   * A file cut short gives fewer: the patch made from them then fails its hash check.
+   */
+  async readAll(size: number): Promise<Uint8Array> {
+    const bytes = Buffer.allocUnsafe(size);
+    let at = 0;
+    while (at < size) {
+      const { bytesRead } = await this.handle.read(bytes, at, size - at, at).catch((e: unknown) => {
+        throw wrapIoError(e, this.target.describe(this.rel), 'reading the previous version of');
+      });
+      if (bytesRead === 0) break;
+      at += bytesRead;
+    }
+    return bytes.subarray(0, at);
+  }
 
   /** Close and remove it: the next version is written. */
   async remove(): Promise<void> {

@@ -8,8 +8,9 @@
  * another local user could. Every round: no file lands outside (and nothing there is
  * touched), and the restore either succeeds with a correct tree or fails with a typed error.
  * Rounds alternate between an empty target and `overwrite` into a target already holding the
- * tree (whose directories the attacker then swaps from the start). `IBT_SLOW=1` (`npm run
- * test:slow`) runs many more rounds.
+ * tree (whose directories the attacker then swaps from the start). The restore writes 16
+ * files at a time, so the swaps meet files in every stage of being written. `IBT_SLOW=1`
+ * (`npm run test:slow`) runs many more rounds.
  */
 import { cp, lstat, mkdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -71,7 +72,7 @@ describe.skipIf(!anchoring && !onCi)(`a restore under a directory-swapping attac
       let outcome: unknown;
       try {
         await swapper.started;
-        outcome = await restoreBackup('src', target, { workDir: tmp.file('work'), overwrite }).then(
+        outcome = await restoreBackup('src', target, { workDir: tmp.file('work'), overwrite, concurrency: 16 }).then(
           () => 'ok',
           (e: unknown) => e,
         );
