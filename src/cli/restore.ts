@@ -4,6 +4,7 @@
  * the CLI and the API accept and refuse the same strings.
  */
 import type { EngineChoice } from '../engine/engine.js';
+import { BackupError } from '../errors.js';
 import { STORAGE, WORK_DIR, type Subcommand } from './command.js';
 import { print } from './stdio.js';
 
@@ -22,6 +23,7 @@ export const restoreCommand: Subcommand = {
     storage: STORAGE,
     overwrite: { type: 'boolean', help: 'restore into a non-empty TARGET, replacing the entries the backup has' },
     engine: { type: 'string', value: 'auto|js|native', help: 'engine applying the deltas (default: $IBT_ENGINE, else auto)' },
+    concurrency: { type: 'string', value: 'N', help: 'files written at the same time (default: 16; 1 writes one at a time)' },
     json: { type: 'boolean', help: 'print the report as JSON' },
   },
   example: 'ibt restore docs ./docs-restored --work-dir /var/backups/ibt --at 2024-05-01T18:00',
@@ -37,6 +39,7 @@ export const restoreCommand: Subcommand = {
       overwrite: line.flag('overwrite'),
       // The API validates the value and names the field; the CLI passes it on as typed.
       engine: line.string('engine') as EngineChoice | undefined,
+      concurrency: concurrencyOf(line.string('concurrency')),
       signal,
     });
     if (line.flag('json')) {
@@ -50,3 +53,10 @@ export const restoreCommand: Subcommand = {
     );
   },
 };
+
+/** `--concurrency N` as a number: a positive integer, which the API checks and names. */
+function concurrencyOf(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(text)) throw new BackupError('ESYNTAX', `--concurrency takes a whole number of files, not ${JSON.stringify(text)}`);
+  return Number(text);
+}

@@ -35,6 +35,12 @@ describe.skipIf(!built)(`ibt backup / restore / list${built ? '' : ' (skipped: r
       expect(json.status, json.stderr).toBe(0);
       expect(JSON.parse(json.stdout)).toMatchObject({ name: 'docs', target: tmp.file('latest'), stats: { files: 1 } });
       expect(await readFile(tmp.file('latest/a.txt'), 'utf8')).toBe('second');
+      const one = ibt('restore', 'docs', tmp.file('one'), '--work-dir', w, '--concurrency', '1');
+      expect(one.status, one.stderr).toBe(0);
+      expect(await readFile(tmp.file('one/a.txt'), 'utf8')).toBe('second');
+      const bad = ibt('restore', 'docs', tmp.file('bad'), '--work-dir', w, '--concurrency', 'many');
+      expect(bad.status).toBe(101);
+      expect(bad.stderr).toMatch(/^ibt restore: --concurrency takes a whole number of files, not "many"/);
     }));
 
   it('prints typed errors without a stack trace', () =>

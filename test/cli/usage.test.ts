@@ -19,7 +19,7 @@ const OPTIONS: Record<string, { operands: string[]; options: string[]; values: s
     options: ['name', 'work-dir', 'full', 'exclude', 'exclude-file', 'include', 'checksum', 'compression', 'strict', 'json', 'lock-timeout'],
     values: ['name', 'work-dir', 'exclude', 'exclude-file', 'include', 'compression', 'lock-timeout'],
   },
-  restore: { operands: ['NAME', 'TARGET'], options: ['at', 'work-dir', 'storage', 'overwrite', 'engine', 'json'], values: ['at', 'work-dir', 'storage', 'engine'] },
+  restore: { operands: ['NAME', 'TARGET'], options: ['at', 'work-dir', 'storage', 'overwrite', 'engine', 'concurrency', 'json'], values: ['at', 'work-dir', 'storage', 'engine', 'concurrency'] },
   list: { operands: ['NAME'], options: ['work-dir', 'storage', 'json'], values: ['work-dir', 'storage'] },
 };
 const takesValue = new Set(Object.values(OPTIONS).flatMap((c) => c.values));
@@ -67,7 +67,7 @@ describe.skipIf(!built)(`ibt's options${built ? '' : ' (skipped: run npm run bui
           return { cmd, o, takers, args };
         }),
     );
-    expect(cases.length).toBe(25);
+    expect(cases.length).toBe(27);
     const runs = await inPairs(cases.map((c) => () => ibt(...c.args)));
     cases.forEach((c, i) => {
       const r = runs[i]!;
