@@ -40,7 +40,9 @@ import {
   type TreeWarning,
 } from '../tree/index.js';
 import type { BackupState, BackupStats, FileEntry, ReadState, StateEntry } from '../state/index.js';
+import { BatchReader, type BatchOutcome, type Refusal, type WholeRead } from '../tree/index.js';
 import { ArtifactSet, tarHeader } from './artifact-set.js';
+import { ReadAhead } from './read-ahead.js';
 import { syncDir, writeState } from './commit.js';
 import { sharedDigests } from './digest-cache.js';
 import type { BackupOptions, BackupReport, ReportFile } from './options.js';
@@ -160,6 +162,15 @@ interface DeltaJob {
   prev: FileEntry;
 }
 
+/** Files up to this size are read whole, ahead of their turn (see `read-ahead.ts`). */
+const INLINE_MAX = 1 << 20;
+/** Reads in flight ahead of the archive writers, and the bytes they may hold. */
+const AHEAD_FILES = 64;
+const AHEAD_BYTES = 16 << 20;
+
+/** Small files to store before the batch reader's workers are worth starting (`tree/batch-reads.ts`). */
+const BATCH_AFTER = 256;
+
 class BackupJob {
   private readonly compression: Compression;
   private readonly outputs: ArtifactSet;
@@ -182,6 +193,9 @@ class BackupJob {
   /** The strong hasher of delta passes, where the two encoders share digests. */
   private shared?: StrongHasher;
   private committed = false;
+  /** Small files read so far, and the workers reading them once there are enough. */
+  private smallReads = 0;
+  private batchReader?: BatchReader;
   private stateFile?: ReportFile;
   private readonly started = performance.now();
 
@@ -224,11 +238,17 @@ class BackupJob {
     this.strong = await createStrongHasher('blake2');
     this.shared = await sharedDigests(this.strong);
     const skipDirs = await identities([this.workDir, this.catalog.dir]);
-    for await (const { path, meta } of walkTree(this.tree, selection, (w) => this.warn(w), { signal, skipDirs })) {
-      signal?.throwIfAborted();
-      this.stats.scanned++;
-      await this.visit(path, meta);
-      this.progress('scan', path);
+    const ahead = new ReadAhead(AHEAD_FILES, AHEAD_BYTES);
+    try {
+      for await (const { path, meta } of walkTree(this.tree, selection, (w) => this.warn(w), { signal, skipDirs })) {
+        signal?.throwIfAborted();
+        this.stats.scanned++;
+        await this.visit(ahead, path, meta);
+        this.progress('scan', path);
+      }
+      await ahead.drain();
+    } finally {
+      await ahead.settle();
     }
     for (const [vaultId, jobs] of this.byVault) await this.runDeltas(vaultId, jobs);
     const seen = new Set(this.entries.map((e) => e.path));
@@ -238,14 +258,18 @@ class BackupJob {
     return this.commit();
   }
 
-  private async visit(path: string, meta: EntryMeta): Promise<void> {
+  /**
+   * Act on one walked entry. What writes to the archives, or may warn, is queued on `ahead`
+   * so that it happens in walk order; a small file to store is read now, ahead of its turn.
+   */
+  private async visit(ahead: ReadAhead, path: string, meta: EntryMeta): Promise<void> {
     const prev = this.prevEntries.get(path);
     const step = planStep(meta, prev, { checksum: this.options.checksum ?? false });
     switch (step.action) {
       case 'record':
         this.stats[step.tally]++;
-        if (step.archived) await this.outputs.writer('files').add(tarHeader(path, meta));
         this.entries.push(meta.type === 'dir' ? dirRecord(path, meta) : symlinkRecord(path, meta));
+        if (step.archived) await ahead.then(() => this.outputs.writer('files').add(tarHeader(path, meta)));
         return;
       case 'carry':
         this.stats[step.tally]++;
@@ -258,12 +282,61 @@ class BackupJob {
         return;
       }
       case 'recheck':
-        if (await this.sameContent(path, step.prev)) return;
-        await this.storeWhole(path, step.prev);
+        await ahead.then(async () => {
+          if (!(await this.sameContent(path, step.prev))) await this.storeWhole(path, step.prev);
+        });
         return;
       case 'store':
-        await this.storeWhole(path, step.prev);
+        if (meta.size > INLINE_MAX) return ahead.then(() => this.storeWhole(path, step.prev));
+        return ahead.add(
+          meta.size,
+          () => this.readSmall(path, meta.size),
+          (r) => this.storeSmall(path, step.prev, r),
+        );
     }
+  }
+
+  /** Read a small file whole (the part of storing it that can run ahead of its turn). */
+  private async readSmall(path: string, size: number): Promise<BatchOutcome> {
+    if (++this.smallReads === BATCH_AFTER) this.batchReader = BatchReader.start(this.tree, INLINE_MAX);
+    if (this.batchReader) return this.batchReader.read(path, size);
+    const o = await openStable(this.tree, path);
+    if (!o.read) return o;
+    const read = o.read;
+    try {
+      if (read.meta.size > INLINE_MAX) return { grown: true };
+      const chunks: Uint8Array[] = [];
+      for await (const chunk of read.chunks) chunks.push(chunk);
+      const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+      const hasher = await createContentHasher();
+      hasher.update(bytes);
+      return { read: { meta: read.meta, bytes, hash: hasher.digest(), changed: read.changed, racy: read.racy } };
+    } finally {
+      await read.close();
+    }
+  }
+
+  /** Store a file read by {@link readSmall}: in its turn, so the archives keep walk order. */
+  private async storeSmall(path: string, prev: FileEntry | undefined, r: BatchOutcome): Promise<void> {
+    if ('grown' in r) return this.storeWhole(path, prev);
+    if (!r.read) {
+      this.refused(r, prev);
+      return;
+    }
+    const { meta, bytes } = r.read;
+    this.options.signal?.throwIfAborted();
+    this.stats.bytesRead += bytes.length;
+    await this.outputs.writer('files').add(tarHeader(path, meta), oneChunk(bytes));
+    const params = meta.size >= SMALL_FILE ? signatureParamsFor(meta.size) : undefined;
+    if (params) {
+      const sig = new SignatureEncoder(params, this.strong!);
+      const body = Buffer.concat([signatureHeader(params), sig.push(bytes), sig.end()]);
+      await this.outputs.writer('sigvault').add({ name: path, type: 'file', mode: 0o644, mtime: meta.mtime, size: body.length }, oneChunk(body));
+    }
+    this.count(prev, false);
+    this.stats.storedWhole++;
+    this.entries.push(this.stored(path, r.read, { hash: r.read.hash, content: [this.id] }, params !== undefined));
+    this.progress('store', path);
   }
 
   private count(prev: StateEntry | undefined, unchanged: boolean): void {
@@ -278,10 +351,15 @@ class BackupJob {
   private async open(path: string, prev: FileEntry | undefined): Promise<StableRead | undefined> {
     const o = await openStable(this.tree, path);
     if (o.read) return o.read;
+    this.refused(o, prev);
+    return undefined;
+  }
+
+  /** Warn about a file that could not be opened, keeping its previous version when it still exists. */
+  private refused(o: Refusal, prev: FileEntry | undefined): void {
     const keep = o.keepPrevious && prev !== undefined;
     this.warn(keep ? { ...o.warning, message: `${o.warning.message}; its previous version is kept` } : o.warning);
     if (keep) this.entries.push(prev);
-    return undefined;
   }
 
   /**
@@ -352,7 +430,7 @@ class BackupJob {
    * under the reader is warned about; one that may have (see `tree/stable-read.ts`, racy) is
    * only marked: either way the next backup reads the file again.
    */
-  private stored(path: string, read: StableRead, content: Content, hasSig: boolean): FileEntry {
+  private stored(path: string, read: StableRead | WholeRead, content: Content, hasSig: boolean): FileEntry {
     if (read.changed) this.warn({ code: 'ECHANGED', path, message: 'changed while it was read; the bytes read were stored and the next backup reads it again' });
     const e = fileRecord(path, read.meta, content);
     if (hasSig) e.sig = this.id;
@@ -462,8 +540,14 @@ class BackupJob {
   }
 
   async cleanup(): Promise<void> {
+    await this.batchReader?.close();
     if (!this.committed) await this.outputs.abort();
   }
+}
+
+/** `bytes` as the one chunk of a body. */
+async function* oneChunk(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
+  yield bytes;
 }
 
 /** The device and inode of each directory that exists: what the walk leaves out. */

@@ -32,7 +32,7 @@ import { join } from 'node:path';
 import { BackupError, isBackupError, wrapIoError } from '../errors.js';
 import { dataSegments } from '../io/holes.js';
 import type { DirTree } from '../io/dir-tree.js';
-import { entryTypeOf, metaOf, type EntryMeta } from './dir-state.js';
+import { entryTypeOf, metaOf, type EntryMeta, type EntryType } from './dir-state.js';
 import type { TreeWarning } from './walk.js';
 
 const { O_RDONLY, O_NONBLOCK, O_NOFOLLOW, O_NOCTTY } = constants;
@@ -96,7 +96,10 @@ export interface StableRead {
  * (`EVANISHED`) or is no longer a regular file (`ESPECIAL`, or `EUNREADABLE` for a directory,
  * a symlink, or a directory on its path replaced by one).
  */
-export type OpenOutcome = { read: StableRead; warning?: undefined } | { read?: undefined; warning: TreeWarning; keepPrevious: boolean };
+export type OpenOutcome = { read: StableRead; warning?: undefined } | Refusal;
+
+/** An {@link OpenOutcome} without a read. */
+export type Refusal = { read?: undefined; warning: TreeWarning; keepPrevious: boolean };
 
 /**
  * Open the regular file at `path` (posix, relative to the root of `tree`) for a stable read.
@@ -132,16 +135,21 @@ export async function openStable(tree: DirTree, path: string, options: StableRea
   const type = entryTypeOf(st);
   if (type !== 'file') {
     await fh.close().catch(() => undefined);
-    if (type === 'dir') return { warning: { code: 'EUNREADABLE', path, message: 'is a directory where a file was expected; skipped' }, keepPrevious: false };
-    return { warning: { code: 'ESPECIAL', path, message: `is a ${type} where a file was expected; skipped (backups store files, directories and symlinks)` }, keepPrevious: false };
+    return notAFile(type, path);
   }
   const margin = BigInt(Math.max(0, options.racyMarginMs ?? RACY_MARGIN_MS)) * 1_000_000n;
   const near = (ns: bigint): boolean => (ns > started ? ns - started : started - ns) < margin;
   return { read: new FileRead(fh, shown, st, margin > 0n && (near(st.ctimeNs) || near(st.mtimeNs))) };
 }
 
+/** A refused read of what is no longer a regular file. */
+export function notAFile(type: Exclude<EntryType, 'file'> | 'socket' | 'fifo' | 'device', path: string): Refusal {
+  if (type === 'dir') return { warning: { code: 'EUNREADABLE', path, message: 'is a directory where a file was expected; skipped' }, keepPrevious: false };
+  return { warning: { code: 'ESPECIAL', path, message: `is a ${type} where a file was expected; skipped (backups store files, directories and symlinks)` }, keepPrevious: false };
+}
+
 /** A failed open as an outcome; errors that are not about the tree's contents are rethrown. */
-function refused(e: unknown, path: string): OpenOutcome {
+export function refused(e: unknown, path: string): Refusal {
   if (isBackupError(e, 'EUNSAFEPATH')) {
     return { warning: { code: 'EUNREADABLE', path, message: 'a directory on its path was replaced by a symlink or a file; skipped' }, keepPrevious: false };
   }

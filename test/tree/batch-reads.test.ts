@@ -1,0 +1,146 @@
+/**
+ * Small files read by worker threads (`tree/batch-reads.ts`) must give exactly what the main
+ * thread's stable read gives: the bytes, metadata and hash of a regular file, and the same
+ * warning (and `keepPrevious`) for whatever else stands at its name. A backup large enough to
+ * start the workers must restore the tree exactly and warn as a small one does.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdir, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { fullBackup, restoreBackup } from '../../src/index.js';
+import { DirTree } from '../../src/io/dir-tree.js';
+import { BatchReader, createContentHasher, openStable, type BatchOutcome } from '../../src/tree/index.js';
+import { KEPT_MTIME, startMtimeKeepingWriter } from '../helpers/mtime-keeping-writer.js';
+import { collect } from '../helpers/streams.js';
+import { distBuilt } from '../helpers/unprivileged.js';
+import { onCi, requireTool, withTempDir } from '../helpers/tools.js';
+
+const mkfifo = requireTool('mkfifo');
+const skip = !distBuilt && !onCi;
+const note = skip ? ' (skipped: run npm run build first: the worker script comes from dist/)' : '';
+
+/** What openStable and a full read give for `path`, in the batch reader's terms. */
+async function mainThreadRead(tree: DirTree, path: string, maxSize: number): Promise<BatchOutcome> {
+  const o = await openStable(tree, path);
+  if (!o.read) return o;
+  try {
+    if (o.read.meta.size > maxSize) return { grown: true };
+    const bytes = await collect(o.read.chunks);
+    const h = await createContentHasher();
+    h.update(bytes);
+    return { read: { meta: o.read.meta, bytes: new Uint8Array(bytes), hash: h.digest(), changed: o.read.changed, racy: o.read.racy } };
+  } finally {
+    await o.read.close();
+  }
+}
+
+describe.skipIf(skip || mkfifo.skip)(`batch reads${note}${mkfifo.note}`, () => {
+  it('give what a stable read gives, for files of every size and for everything that is not a file', () =>
+    withTempDir(async (tmp) => {
+      const root = tmp.path;
+      await mkdir(join(root, 'd/sub'), { recursive: true });
+      const sizes = [0, 1, 511, 512, 4096, 70_000, 1 << 20];
+      for (const s of sizes) await writeFile(join(root, `d/f${s}`), Buffer.alloc(s, s % 251));
+      await writeFile(join(root, 'd/big'), Buffer.alloc((1 << 20) + 1, 7));
+      await writeFile(join(root, 'top'), 'at the root');
+      expect(spawnSync('mkfifo', [join(root, 'd/fifo')]).status).toBe(0);
+      await symlink('f1', join(root, 'd/link'));
+      await mkdir(join(root, 'd/adir'));
+      await writeFile(join(root, 'elsewhere'), 'x');
+      await symlink('d', join(root, 'swapped'));
+      const paths = [...sizes.map((s) => `d/f${s}`), 'd/big', 'top', 'd/fifo', 'd/link', 'd/adir', 'd/gone', 'swapped/f1', 'nodir/x'];
+      const tree = await DirTree.open(root);
+      const reader = BatchReader.start(tree, 1 << 20);
+      try {
+        expect(reader, 'worker threads are available').toBeDefined();
+        const batched = await Promise.all(paths.map((p) => reader!.read(p, 0)));
+        for (const [i, p] of paths.entries()) {
+          const want = await mainThreadRead(tree, p, 1 << 20);
+          const got = batched[i]!;
+          if ('read' in want && want.read) {
+            expect(got, p).toHaveProperty('read');
+            const r = (got as { read: NonNullable<typeof want.read> }).read;
+            expect({ ...r, bytes: Buffer.from(r.bytes), racy: false }, p).toEqual({ ...want.read, bytes: Buffer.from(want.read.bytes), racy: false });
+          } else {
+            expect(got, p).toEqual(want);
+          }
+        }
+        expect(batched.filter((o) => 'warning' in o && o.warning).map((o) => (o as { warning: { code: string } }).warning.code)).toEqual([
+          'ESPECIAL',
+          'EUNREADABLE',
+          'EUNREADABLE',
+          'EVANISHED',
+          'EUNREADABLE',
+          'EVANISHED',
+        ]);
+      } finally {
+        await reader?.close();
+        await tree.close();
+      }
+    }));
+
+  it('20+ rounds of a writer that puts the old mtime back: 0 torn reads stored as clean (the worker checks as the main thread does)', () =>
+    withTempDir(async (tmp) => {
+      const size = 8 << 20;
+      await writeFile(tmp.file('f'), Buffer.alloc(size, 1));
+      await utimes(tmp.file('f'), KEPT_MTIME, KEPT_MTIME);
+      const writer = await startMtimeKeepingWriter(tmp.file('f'), size);
+      const tree = await DirTree.open(tmp.path);
+      const reader = BatchReader.start(tree, size)!;
+      let rounds = 0;
+      let torn = 0;
+      let unflagged = 0;
+      try {
+        while ((rounds < 20 || torn < 5) && rounds < 400) {
+          rounds++;
+          const got = await reader.read('f', size);
+          if (!('read' in got) || !got.read) throw new Error(JSON.stringify(got));
+          const { bytes, changed, racy } = got.read;
+          const isTorn = bytes.some((b) => b !== bytes[0]);
+          if (isTorn) torn++;
+          if (isTorn && !changed && !racy) unflagged++;
+        }
+      } finally {
+        await reader.close();
+        await tree.close();
+        await writer.stop();
+      }
+      expect({ rounds: rounds >= 20, tornSeen: torn > 0, unflagged }).toEqual({ rounds: true, tornSeen: true, unflagged: 0 });
+    }));
+
+  it('fail reads still pending once closed, instead of leaving them waiting (a hang)', () =>
+    withTempDir(async (tmp) => {
+      await writeFile(join(tmp.path, 'a'), 'a');
+      const tree = await DirTree.open(tmp.path);
+      const reader = BatchReader.start(tree, 1 << 20)!;
+      try {
+        const pending = reader.read('a', 1);
+        await reader.close();
+        await expect(pending).rejects.toMatchObject({ code: 'EINTERNAL' });
+      } finally {
+        await tree.close();
+      }
+    }));
+
+  it('a backup with enough small files to start the workers restores the tree exactly and warns as a small one does', () =>
+    withTempDir(async (tmp) => {
+      const src = join(tmp.path, 'src');
+      for (let d = 0; d < 7; d++) {
+        await mkdir(join(src, `dir${d}`), { recursive: true });
+        for (let f = 0; f < 60; f++) await writeFile(join(src, `dir${d}/f${f}`), `file ${d}/${f} `.repeat(f * 40 + d));
+      }
+      await writeFile(join(src, 'dir3/sig'), Buffer.alloc(40_000, 3));
+      expect(spawnSync('mkfifo', [join(src, 'dir5/pipe')]).status).toBe(0);
+      const report = await fullBackup(src, { workDir: join(tmp.path, 'work'), name: 'many' });
+      expect(report.stats.storedWhole).toBe(7 * 60 + 1);
+      expect(report.warnings.map((w) => [w.code, w.path])).toEqual([['ESPECIAL', 'dir5/pipe']]);
+      await rm(join(src, 'dir5/pipe'));
+      const out = join(tmp.path, 'out');
+      await restoreBackup('many', out, { workDir: join(tmp.path, 'work') });
+      for (let d = 0; d < 7; d++) {
+        for (let f = 0; f < 60; f++) expect(await readFile(join(out, `dir${d}/f${f}`), 'utf8')).toBe(`file ${d}/${f} `.repeat(f * 40 + d));
+      }
+      expect(await readFile(join(out, 'dir3/sig'))).toEqual(Buffer.alloc(40_000, 3));
+    }));
+});
