@@ -24,7 +24,7 @@ import { basename, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DirTree } from '../io/dir-tree.js';
 import { asAbort, BackupError, isBackupError } from '../errors.js';
-import { createStrongHasher, DeltaEncoder, SignatureEncoder, type Signature, type StrongHasher } from '../rsync/index.js';
+import { createStrongHasher, DeltaEncoder, SignatureEncoder, type Signature, type SignatureParams, type StrongHasher } from '../rsync/index.js';
 import { signatureHeader } from '../rsync/signature.js';
 import { readSignatures, Spool, type Compression } from '../archive/index.js';
 import { Catalog, checkName, lockName, resolveWorkDir, type BackupWarning } from '../catalog/index.js';
@@ -299,7 +299,7 @@ class BackupJob {
   /** Read a small file whole (the part of storing it that can run ahead of its turn). */
   private async readSmall(path: string, size: number): Promise<BatchOutcome> {
     if (++this.smallReads === BATCH_AFTER) this.batchReader = BatchReader.start(this.tree, INLINE_MAX);
-    if (this.batchReader) return this.batchReader.read(path, size);
+    if (this.batchReader) return this.batchReader.read(path, size, size >= SMALL_FILE ? signatureParamsFor(size) : undefined);
     const o = await openStable(this.tree, path);
     if (!o.read) return o;
     const read = o.read;
@@ -329,8 +329,7 @@ class BackupJob {
     await this.outputs.writer('files').add(tarHeader(path, meta), oneChunk(bytes));
     const params = meta.size >= SMALL_FILE ? signatureParamsFor(meta.size) : undefined;
     if (params) {
-      const sig = new SignatureEncoder(params, this.strong!);
-      const body = Buffer.concat([signatureHeader(params), sig.push(bytes), sig.end()]);
+      const body = r.read.signature ?? signedBody(params, this.strong!, bytes);
       await this.outputs.writer('sigvault').add({ name: path, type: 'file', mode: 0o644, mtime: meta.mtime, size: body.length }, oneChunk(body));
     }
     this.count(prev, false);
@@ -543,6 +542,12 @@ class BackupJob {
     await this.batchReader?.close();
     if (!this.committed) await this.outputs.abort();
   }
+}
+
+/** The signature file of `bytes`, as a SigVault entry holds it. */
+function signedBody(params: SignatureParams, strong: StrongHasher, bytes: Uint8Array): Uint8Array {
+  const sig = new SignatureEncoder(params, strong);
+  return Buffer.concat([signatureHeader(params), sig.push(bytes), sig.end()]);
 }
 
 /** `bytes` as the one chunk of a body. */

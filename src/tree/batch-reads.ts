@@ -28,6 +28,7 @@ import { Worker } from 'node:worker_threads';
 import { BackupError, wrapIoError } from '../errors.js';
 import type { DirTree } from '../io/dir-tree.js';
 import { packageRoot } from '../io/native-addon.js';
+import type { SignatureParams } from '../rsync/format.js';
 import type { EntryMeta } from './dir-state.js';
 import type { ReadReply, ReadRequest, ReadResult } from './read-protocol.js';
 import { notAFile, RACY_MARGIN_MS, refused, type Refusal } from './stable-read.js';
@@ -48,6 +49,8 @@ export interface WholeRead {
   changed: boolean;
   /** As {@link StableRead.racy}. */
   racy: boolean;
+  /** The signature asked for (header and records), when the file had the size it was asked for. */
+  signature?: Uint8Array;
 }
 
 /** What a batch read of one file gave: the file, a refusal, or `grown` past the size asked for. */
@@ -56,6 +59,7 @@ export type BatchOutcome = { read: WholeRead } | Refusal | { grown: true };
 interface Request {
   name: string;
   path: string;
+  sign: ReadRequest['signs'][number];
   resolve: (o: BatchOutcome) => void;
   reject: (e: unknown) => void;
 }
@@ -114,17 +118,18 @@ export class BatchReader {
   }
 
   /**
-   * Read the file at `path` (relative to the tree's root) whole. Never throws for what the
-   * tree contains (see {@link openStable}); `EIO` for a read error after the open.
+   * Read the file at `path` (relative to the tree's root), expected to hold `size` bytes,
+   * whole; with `params`, also compute its signature if it still has that size. Never throws
+   * for what the tree contains (see {@link openStable}); `EIO` for a read error after the open.
    */
-  read(path: string, size: number): Promise<BatchOutcome> {
+  read(path: string, size: number, params?: SignatureParams): Promise<BatchOutcome> {
     const cut = path.lastIndexOf('/');
     const dir = cut < 0 ? '' : path.slice(0, cut);
     const name = path.slice(cut + 1);
     return new Promise<BatchOutcome>((resolve, reject) => {
       if (this.batch && (this.batch.dir !== dir || this.batch.requests.length >= BATCH_FILES || this.batch.bytes + size > BATCH_BYTES)) this.send();
       this.batch ??= { dir, requests: [], bytes: 0 };
-      this.batch.requests.push({ name, path, resolve, reject });
+      this.batch.requests.push({ name, path, sign: params ? { params, size } : null, resolve, reject });
       this.batch.bytes += size;
       if (!this.scheduled) {
         this.scheduled = true;
@@ -150,7 +155,10 @@ export class BatchReader {
     this.batch = undefined;
     void this.tree
       .use(batch.dir, async (dir) => {
-        const reply = await this.request(batch.requests.map((r) => dir.entry(r.name)));
+        const reply = await this.request(
+          batch.requests.map((r) => dir.entry(r.name)),
+          batch.requests.map((r) => r.sign),
+        );
         batch.requests.forEach((r, i) => {
           try {
             r.resolve(this.outcome(reply.results[i]!, r.path));
@@ -173,7 +181,7 @@ export class BatchReader {
   private outcome(r: ReadResult, path: string): BatchOutcome {
     switch (r.kind) {
       case 'ok':
-        return { read: { meta: r.meta, bytes: r.bytes, hash: r.hash, changed: r.changed, racy: r.racy } };
+        return { read: { meta: r.meta, bytes: r.bytes, hash: r.hash, changed: r.changed, racy: r.racy, ...(r.signature ? { signature: r.signature } : {}) } };
       case 'type':
         return notAFile(r.type, path);
       case 'grown':
@@ -185,10 +193,10 @@ export class BatchReader {
     }
   }
 
-  private request(paths: string[]): Promise<ReadReply> {
+  private request(paths: string[], signs: ReadRequest['signs']): Promise<ReadReply> {
     if (this.broken) return Promise.reject(new BackupError('EINTERNAL', `file reading workers are down: ${this.broken.message}`));
     const id = this.nextId++;
-    const msg: ReadRequest = { id, paths, maxSize: this.maxSize, marginNs: BigInt(RACY_MARGIN_MS) * 1_000_000n };
+    const msg: ReadRequest = { id, paths, signs, maxSize: this.maxSize, marginNs: BigInt(RACY_MARGIN_MS) * 1_000_000n };
     return new Promise<ReadReply>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       if (this.pending.size === 1) for (const w of this.workers) w.ref();

@@ -1,12 +1,18 @@
 /**
  * The messages between `batch-reads.ts` and its workers (`read-worker.ts`).
  */
+import type { SignatureParams } from '../rsync/format.js';
 import type { EntryMeta, EntryType } from './dir-state.js';
 
 /** Read these files whole (anchored paths), each at most `maxSize` bytes. */
 export interface ReadRequest {
   id: number;
   paths: string[];
+  /**
+   * Per path: the signature to compute as the file is read (header and records, as a
+   * SigVault entry holds it), and the size the file must have for it to apply; null for none.
+   */
+  signs: ({ params: SignatureParams; size: number } | null)[];
   maxSize: number;
   /** The racy margin, in nanoseconds (see `stable-read.ts`). */
   marginNs: bigint;
@@ -14,7 +20,7 @@ export interface ReadRequest {
 
 /** What reading one file gave. */
 export type ReadResult =
-  | { kind: 'ok'; meta: EntryMeta; bytes: Uint8Array; hash: string; changed: boolean; racy: boolean }
+  | { kind: 'ok'; meta: EntryMeta; bytes: Uint8Array; hash: string; changed: boolean; racy: boolean; signature?: Uint8Array }
   /** Not a regular file any more. */
   | { kind: 'type'; type: Exclude<EntryType, 'file'> | 'socket' | 'fifo' | 'device' }
   /** Larger than `maxSize` now: to be read as a stream. */

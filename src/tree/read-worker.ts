@@ -6,19 +6,31 @@
  * trip through libuv's thread pool and the main thread's event loop. The checks are those of
  * `stable-read.ts` (same open flags, a regular file only, the metadata of the descriptor,
  * exactly its size read, `changed` and `racy` as it defines them), and so is the content
- * hash, computed here so the main thread does not have to.
+ * hash and, when asked, the signature, computed here so the main thread does not have to.
  *
  * The paths come anchored on directory descriptors the main thread keeps pinned until the
  * reply (`/proc/self/fd/N/name`): a worker shares the process's descriptors.
  */
 import { closeSync, constants, fstatSync, openSync, readSync, type BigIntStats } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
+import type { SignatureParams } from '../rsync/format.js';
+import { signatureHeader, SignatureEncoder } from '../rsync/signature.js';
+import { createStrongHasher, type StrongHasher } from '../rsync/strong-sum.js';
 import { createContentHasher } from './content-hash.js';
 import { entryTypeOf, metaOf } from './dir-state.js';
 import type { ReadReply, ReadRequest, ReadResult } from './read-protocol.js';
 
 const { O_RDONLY, O_NONBLOCK, O_NOFOLLOW, O_NOCTTY } = constants;
 const OPEN_FLAGS = O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY;
+
+let blake2: Promise<StrongHasher> | undefined;
+
+/** The signature file of `bytes` (header and records). */
+async function sign(params: SignatureParams, bytes: Uint8Array): Promise<Uint8Array> {
+  blake2 ??= createStrongHasher('blake2');
+  const encoder = new SignatureEncoder(params, params.strong === 'blake2' ? await blake2 : await createStrongHasher(params.strong));
+  return Buffer.concat([signatureHeader(params), encoder.push(bytes), encoder.end()]);
+}
 
 function moved(a: BigIntStats, b: BigIntStats): boolean {
   return a.size !== b.size || a.mtimeNs !== b.mtimeNs || a.ctimeNs !== b.ctimeNs || a.ino !== b.ino || a.dev !== b.dev;
@@ -29,25 +41,25 @@ function failure(stage: 'open' | 'read', e: unknown): ReadResult {
   return { kind: stage, code: err?.code, message: String(err?.message ?? e) };
 }
 
-async function readOne(path: string, maxSize: number, marginNs: bigint): Promise<{ result: ReadResult; transfer?: ArrayBuffer }> {
+async function readOne(path: string, want: ReadRequest['signs'][number], maxSize: number, marginNs: bigint): Promise<{ result: ReadResult; transfer: ArrayBuffer[] }> {
   const started = BigInt(Date.now()) * 1_000_000n;
   let fd: number;
   let before: BigIntStats;
   try {
     fd = openSync(path, OPEN_FLAGS);
   } catch (e) {
-    return { result: failure('open', e) };
+    return { result: failure('open', e), transfer: [] };
   }
   try {
     try {
       before = fstatSync(fd, { bigint: true });
     } catch (e) {
-      return { result: failure('open', e) };
+      return { result: failure('open', e), transfer: [] };
     }
     const type = entryTypeOf(before);
-    if (type !== 'file') return { result: { kind: 'type', type } };
+    if (type !== 'file') return { result: { kind: 'type', type }, transfer: [] };
     const size = Number(before.size);
-    if (size > maxSize) return { result: { kind: 'grown' } };
+    if (size > maxSize) return { result: { kind: 'grown' }, transfer: [] };
     const bytes = new Uint8Array(size);
     let got = 0;
     try {
@@ -57,17 +69,18 @@ async function readOne(path: string, maxSize: number, marginNs: bigint): Promise
         got += n;
       }
     } catch (e) {
-      return { result: failure('read', e) };
+      return { result: failure('read', e), transfer: [] };
     }
     let after: BigIntStats;
     try {
       after = fstatSync(fd, { bigint: true });
     } catch (e) {
-      return { result: failure('read', e) };
+      return { result: failure('read', e), transfer: [] };
     }
     const near = (ns: bigint): boolean => (ns > started ? ns - started : started - ns) < marginNs;
     const hasher = await createContentHasher();
     hasher.update(bytes);
+    const signature = want && want.size === size ? await sign(want.params, bytes) : undefined;
     return {
       result: {
         kind: 'ok',
@@ -76,8 +89,9 @@ async function readOne(path: string, maxSize: number, marginNs: bigint): Promise
         hash: hasher.digest(),
         changed: got < size || moved(before, after),
         racy: marginNs > 0n && (near(before.ctimeNs) || near(before.mtimeNs)),
+        ...(signature ? { signature } : {}),
       },
-      transfer: bytes.buffer as ArrayBuffer,
+      transfer: signature ? [bytes.buffer as ArrayBuffer, signature.buffer as ArrayBuffer] : [bytes.buffer as ArrayBuffer],
     };
   } finally {
     try {
@@ -92,10 +106,10 @@ parentPort!.on('message', (msg: ReadRequest) => {
   void (async () => {
     const results: ReadResult[] = [];
     const transfer: ArrayBuffer[] = [];
-    for (const path of msg.paths) {
-      const r = await readOne(path, msg.maxSize, msg.marginNs);
+    for (const [i, path] of msg.paths.entries()) {
+      const r = await readOne(path, msg.signs[i] ?? null, msg.maxSize, msg.marginNs);
       results.push(r.result);
-      if (r.transfer) transfer.push(r.transfer);
+      transfer.push(...r.transfer);
     }
     const reply: ReadReply = { id: msg.id, results };
     parentPort!.postMessage(reply, transfer);

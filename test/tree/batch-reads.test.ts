@@ -8,7 +8,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdir, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { fullBackup, restoreBackup } from '../../src/index.js';
+import { fullBackup, incrementalBackup, restoreBackup } from '../../src/index.js';
+import { createStrongHasher, signatureParams, SignatureEncoder } from '../../src/rsync/index.js';
+import { signatureHeader } from '../../src/rsync/signature.js';
 import { DirTree } from '../../src/io/dir-tree.js';
 import { BatchReader, createContentHasher, openStable, type BatchOutcome } from '../../src/tree/index.js';
 import { KEPT_MTIME, startMtimeKeepingWriter } from '../helpers/mtime-keeping-writer.js';
@@ -61,11 +63,19 @@ describe.skipIf(skip || mkfifo.skip)(`batch reads${note}${mkfifo.note}`, () => {
           if ('read' in want && want.read) {
             expect(got, p).toHaveProperty('read');
             const r = (got as { read: NonNullable<typeof want.read> }).read;
-            expect({ ...r, bytes: Buffer.from(r.bytes), racy: false }, p).toEqual({ ...want.read, bytes: Buffer.from(want.read.bytes), racy: false });
+            expect(Buffer.from(r.bytes).equals(Buffer.from(want.read.bytes)), `${p}: the same bytes`).toBe(true);
+            expect({ ...r, bytes: undefined, racy: false }, p).toEqual({ ...want.read, bytes: undefined, racy: false });
           } else {
             expect(got, p).toEqual(want);
           }
         }
+        const params = signatureParams({ blockLength: 2048, strongLength: 16, fileSize: 70_000 });
+        const signed = await reader!.read('d/f70000', 70_000, params);
+        const encoder = new SignatureEncoder(params, await createStrongHasher('blake2'));
+        const data = Buffer.alloc(70_000, 70_000 % 251);
+        expect(Buffer.from((signed as { read: { signature: Uint8Array } }).read.signature)).toEqual(Buffer.concat([signatureHeader(params), encoder.push(data), encoder.end()]));
+        const wrongSize = await reader!.read('d/f70000', 69_999, params);
+        expect((wrongSize as { read: { signature?: Uint8Array } }).read.signature, 'no signature for a file that has not the size it was asked for').toBeUndefined();
         expect(batched.filter((o) => 'warning' in o && o.warning).map((o) => (o as { warning: { code: string } }).warning.code)).toEqual([
           'ESPECIAL',
           'EUNREADABLE',
@@ -136,11 +146,17 @@ describe.skipIf(skip || mkfifo.skip)(`batch reads${note}${mkfifo.note}`, () => {
       expect(report.stats.storedWhole).toBe(7 * 60 + 1);
       expect(report.warnings.map((w) => [w.code, w.path])).toEqual([['ESPECIAL', 'dir5/pipe']]);
       await rm(join(src, 'dir5/pipe'));
+      // The signature the worker computed serves the next backup's delta.
+      const changed = Buffer.alloc(40_000, 3);
+      changed.fill(9, 20_000, 20_100);
+      await writeFile(join(src, 'dir3/sig'), changed);
+      const incr = await incrementalBackup(src, { workDir: join(tmp.path, 'work'), name: 'many' });
+      expect(incr.stats.storedDelta).toBe(1);
       const out = join(tmp.path, 'out');
       await restoreBackup('many', out, { workDir: join(tmp.path, 'work') });
       for (let d = 0; d < 7; d++) {
         for (let f = 0; f < 60; f++) expect(await readFile(join(out, `dir${d}/f${f}`), 'utf8')).toBe(`file ${d}/${f} `.repeat(f * 40 + d));
       }
-      expect(await readFile(join(out, 'dir3/sig'))).toEqual(Buffer.alloc(40_000, 3));
+      expect(await readFile(join(out, 'dir3/sig'))).toEqual(changed);
     }));
 });
