@@ -40,7 +40,7 @@ import {
   type TreeWarning,
 } from '../tree/index.js';
 import type { BackupState, BackupStats, FileEntry, ReadState, StateEntry } from '../state/index.js';
-import { BatchReader, type BatchOutcome, type Refusal, type WholeRead } from '../tree/index.js';
+import { BatchReader, TreeWorkers, type BatchOutcome, type Refusal, type WholeRead } from '../tree/index.js';
 import { ArtifactSet, tarHeader } from './artifact-set.js';
 import { ReadAhead } from './read-ahead.js';
 import { syncDir, writeState } from './commit.js';
@@ -168,8 +168,12 @@ const INLINE_MAX = 1 << 20;
 const AHEAD_FILES = 64;
 const AHEAD_BYTES = 16 << 20;
 
-/** Small files to store before the batch reader's workers are worth starting (`tree/batch-reads.ts`). */
-const BATCH_AFTER = 256;
+/**
+ * When the tree workers are worth their start-up (`tree/tree-workers.ts`): once the walk has
+ * met this many entries, or the backup this many small files to store.
+ */
+const WORKERS_AFTER_ENTRIES = 2000;
+const WORKERS_AFTER_FILES = 256;
 
 class BackupJob {
   private readonly compression: Compression;
@@ -193,8 +197,9 @@ class BackupJob {
   /** The strong hasher of delta passes, where the two encoders share digests. */
   private shared?: StrongHasher;
   private committed = false;
-  /** Small files read so far, and the workers reading them once there are enough. */
+  /** Small files read so far; the tree workers and their reader, once the tree proves big. */
   private smallReads = 0;
+  private workers?: TreeWorkers | null;
   private batchReader?: BatchReader;
   private stateFile?: ReportFile;
   private readonly started = performance.now();
@@ -240,7 +245,8 @@ class BackupJob {
     const skipDirs = await identities([this.workDir, this.catalog.dir]);
     const ahead = new ReadAhead(AHEAD_FILES, AHEAD_BYTES);
     try {
-      for await (const { path, meta } of walkTree(this.tree, selection, (w) => this.warn(w), { signal, skipDirs })) {
+      const workers = (): TreeWorkers | undefined => (this.stats.scanned >= WORKERS_AFTER_ENTRIES ? this.startWorkers() : undefined);
+      for await (const { path, meta } of walkTree(this.tree, selection, (w) => this.warn(w), { signal, skipDirs, workers })) {
         signal?.throwIfAborted();
         this.stats.scanned++;
         await this.visit(ahead, path, meta);
@@ -298,7 +304,10 @@ class BackupJob {
 
   /** Read a small file whole (the part of storing it that can run ahead of its turn). */
   private async readSmall(path: string, size: number): Promise<BatchOutcome> {
-    if (++this.smallReads === BATCH_AFTER) this.batchReader = BatchReader.start(this.tree, INLINE_MAX);
+    if (++this.smallReads >= WORKERS_AFTER_FILES && !this.batchReader) {
+      const workers = this.startWorkers();
+      if (workers) this.batchReader = new BatchReader(this.tree, workers, INLINE_MAX);
+    }
     if (this.batchReader) return this.batchReader.read(path, size, size >= SMALL_FILE ? signatureParamsFor(size) : undefined);
     const o = await openStable(this.tree, path);
     if (!o.read) return o;
@@ -314,6 +323,12 @@ class BackupJob {
     } finally {
       await read.close();
     }
+  }
+
+  /** The tree workers, started on first call; undefined where there are none. */
+  private startWorkers(): TreeWorkers | undefined {
+    if (this.workers === undefined) this.workers = TreeWorkers.start() ?? null;
+    return this.workers ?? undefined;
   }
 
   /** Store a file read by {@link readSmall}: in its turn, so the archives keep walk order. */
@@ -539,7 +554,8 @@ class BackupJob {
   }
 
   async cleanup(): Promise<void> {
-    await this.batchReader?.close();
+    this.batchReader?.close();
+    this.workers?.close();
     if (!this.committed) await this.outputs.abort();
   }
 }

@@ -28,6 +28,12 @@
  * What a directory needs once (its descriptor, its listing in one call, the prefix of its
  * paths) is prepared once, not per entry.
  *
+ * With tree workers (`tree-workers.ts`, started by a caller once a tree is big enough), a
+ * directory's entries are looked at by a worker instead, {@link SLICE} to a message with two
+ * messages in flight: the same lstat and readlink, made synchronously off the main thread,
+ * and judged here by the same rules in the same order. The main thread's part of an unchanged
+ * entry drops from a round trip through libuv's pool to a share of one message.
+ *
  * Memory follows the depth of the tree and the width of one directory (its names are read in
  * one call and sorted), plus `WINDOW` looks in flight, not the size of the tree. The directory
  * being listed stays open and pinned in the `DirTree` until its last entry is yielded and no
@@ -42,6 +48,8 @@ import type { DirTree } from '../io/dir-tree.js';
 import { entryTypeOf, metaOf, type EntryMeta } from './dir-state.js';
 import type { Selection } from './selection.js';
 import { reasonOf } from './stable-read.js';
+import type { TreeWorkers } from './tree-workers.js';
+import type { StatResult } from './worker-protocol.js';
 
 /** A recoverable problem met while walking or reading the source. */
 export interface TreeWarning {
@@ -74,6 +82,11 @@ export interface WalkOptions {
    * device and inode are listed. The root itself is always walked.
    */
   skipDirs?: ReadonlyArray<DirIdentity>;
+  /**
+   * The tree workers to look at entries with, asked for at each directory (so a caller can
+   * start them part-way, once the tree proves big); undefined looks from the main thread.
+   */
+  workers?: () => TreeWorkers | undefined;
 }
 
 /**
@@ -83,13 +96,15 @@ export interface WalkOptions {
  * 810 with 16 in flight, 670 with 64, no less with 128 or 256.
  */
 const WINDOW = 64;
+/** Entries per message to a tree worker. */
+const SLICE = 256;
 
 /** What one look at an entry found, to be acted on in name order. */
 type Look =
   /** Left out without a word (not selected, or a directory to skip). */
   | { kind: 'skip' }
   | { kind: 'warn'; warning: TreeWarning }
-  | { kind: 'entry'; entry: WalkEntry; st: BigIntStats }
+  | { kind: 'entry'; entry: WalkEntry; id: { dev: bigint; ino: bigint; nlink: bigint } }
   /** Not a problem of the tree (a defect): thrown when its turn comes. */
   | { kind: 'fail'; error: unknown };
 
@@ -123,27 +138,25 @@ export async function* walkTree(
     }
     const subdirs: string[] = [];
     const prefix = dir === '' ? '' : `${dir}/`;
-    const looks: Promise<Look>[] = [];
+    let looks: Looks | undefined;
     try {
       const names = (await listNames(listing, dir, warn)) ?? [];
-      let started = 0;
+      const workers = names.length > 0 ? options.workers?.() : undefined;
+      looks = workers ? new SlicedLooks(workers, listing, names, prefix, selection, skip) : new WindowedLooks(listing, names, prefix, selection, skip);
       for (let i = 0; i < names.length; i++) {
-        for (; started < names.length && started < i + WINDOW; started++) {
-          looks[started % WINDOW] = lookAt(listing, names[started]!, prefix + names[started]!, selection, skip);
-        }
-        const look = await looks[i % WINDOW]!;
+        const look = await looks.at(i);
         if (look.kind === 'skip') continue;
         if (look.kind === 'warn') {
           warn(look.warning);
           continue;
         }
         if (look.kind === 'fail') throw look.error;
-        const { entry, st } = look;
-        if (entry.meta.type === 'file' && st.nlink > 1n) {
-          const key = `${st.dev}:${st.ino}`;
+        const { entry, id } = look;
+        if (entry.meta.type === 'file' && id.nlink > 1n) {
+          const key = `${id.dev}:${id.ino}`;
           if (!seenInodes.has(key)) {
             seenInodes.add(key);
-            warn({ code: 'EHARDLINK', path: entry.path, message: `has ${st.nlink} hard links; each link is stored and restored as a separate file` });
+            warn({ code: 'EHARDLINK', path: entry.path, message: `has ${id.nlink} hard links; each link is stored and restored as a separate file` });
           }
         }
         yield entry;
@@ -152,10 +165,117 @@ export async function* walkTree(
     } finally {
       // Looks still running use paths built from the listing's descriptor: it is released
       // (and may be closed, its number reused) only once they are over. Looks never reject.
-      await Promise.all(looks);
+      await looks?.settled();
       tree.release(listing);
     }
     for (let i = subdirs.length - 1; i >= 0; i--) stack.push(subdirs[i]!);
+  }
+}
+
+/** The looks at the entries of one directory, taken in name order. */
+interface Looks {
+  /** The look at the `i`th name; asked for in order, each once. Never rejects. */
+  at(i: number): Promise<Look>;
+  /** Resolves once no look is running. */
+  settled(): Promise<unknown>;
+}
+
+/** Looks from the main thread, up to {@link WINDOW} ahead of the one taken. */
+class WindowedLooks implements Looks {
+  private readonly looks: Promise<Look>[] = [];
+  private started = 0;
+
+  constructor(
+    private readonly listing: Dir,
+    private readonly names: string[],
+    private readonly prefix: string,
+    private readonly selection: Selection,
+    private readonly skip: ReadonlySet<string>,
+  ) {}
+
+  at(i: number): Promise<Look> {
+    for (; this.started < this.names.length && this.started < i + WINDOW; this.started++) {
+      const name = this.names[this.started]!;
+      this.looks[this.started % WINDOW] = lookAt(this.listing, name, this.prefix + name, this.selection, this.skip);
+    }
+    return this.looks[i % WINDOW]!;
+  }
+
+  settled(): Promise<unknown> {
+    return Promise.all(this.looks);
+  }
+}
+
+/** Looks by a tree worker, {@link SLICE} names to a message, the next slice asked for ahead. */
+class SlicedLooks implements Looks {
+  private readonly slices = new Map<number, Promise<Look[]>>();
+  private readonly all: Promise<unknown>[] = [];
+
+  constructor(
+    private readonly workers: TreeWorkers,
+    private readonly listing: Dir,
+    private readonly names: string[],
+    private readonly prefix: string,
+    private readonly selection: Selection,
+    private readonly skip: ReadonlySet<string>,
+  ) {}
+
+  async at(i: number): Promise<Look> {
+    const k = Math.floor(i / SLICE);
+    if (i % SLICE === 0) this.slices.delete(k - 1);
+    const slice = this.slice(k)!;
+    this.slice(k + 1);
+    return (await slice)[i % SLICE]!;
+  }
+
+  settled(): Promise<unknown> {
+    return Promise.all(this.all);
+  }
+
+  private slice(k: number): Promise<Look[]> | undefined {
+    if (k * SLICE >= this.names.length) return undefined;
+    let s = this.slices.get(k);
+    if (!s) {
+      s = this.ask(this.names.slice(k * SLICE, (k + 1) * SLICE));
+      this.slices.set(k, s);
+      this.all.push(s);
+    }
+    return s;
+  }
+
+  private async ask(names: string[]): Promise<Look[]> {
+    try {
+      const { stats } = await this.workers.stat({ paths: names.map((n) => this.listing.entry(n)) });
+      return stats.map((r, j) => {
+        try {
+          return judgeStat(r, this.prefix + names[j]!, this.selection, this.skip);
+        } catch (error) {
+          return { kind: 'fail', error };
+        }
+      });
+    } catch (error) {
+      return names.map(() => ({ kind: 'fail', error }));
+    }
+  }
+}
+
+/** What the walk does with the entry `rel` given a worker's look at it: as {@link judge}. */
+function judgeStat(r: StatResult, rel: string, selection: Selection, skip: ReadonlySet<string>): Look {
+  switch (r.kind) {
+    case 'error':
+      return { kind: 'warn', warning: entryFailure(r, rel) };
+    case 'other':
+      if (!selection.keeps(rel, false)) return { kind: 'skip' };
+      return { kind: 'warn', warning: { code: 'ESPECIAL', path: rel, message: `${r.type} skipped: backups store files, directories and symlinks` } };
+    case 'link-error':
+      if (!selection.keeps(rel, false)) return { kind: 'skip' };
+      return { kind: 'warn', warning: entryFailure(r, rel) };
+    case 'entry': {
+      const isDir = r.meta.type === 'dir';
+      if (isDir && skip.size > 0 && skip.has(identityKey(r))) return { kind: 'skip' };
+      if (!selection.keeps(rel, isDir)) return { kind: 'skip' };
+      return { kind: 'entry', entry: { path: rel, meta: r.meta }, id: r };
+    }
   }
 }
 
@@ -184,7 +304,7 @@ function lookAt(listing: Dir, name: string, rel: string, selection: Selection, s
       }
       if (look) return resolve(look);
       // The same path for the target: the listing stays open until every look at it is over.
-      readlink(path, (e2, target) => resolve(e2 ? { kind: 'warn', warning: entryFailure(e2, rel) } : { kind: 'entry', entry: { path: rel, meta: metaOf(st, 'symlink', target) }, st }));
+      readlink(path, (e2, target) => resolve(e2 ? { kind: 'warn', warning: entryFailure(e2, rel) } : { kind: 'entry', entry: { path: rel, meta: metaOf(st, 'symlink', target) }, id: st }));
     });
   });
 }
@@ -199,7 +319,7 @@ function judge(st: BigIntStats, rel: string, selection: Selection, skip: Readonl
   if (type === 'dir' && skip.size > 0 && skip.has(identityKey(st))) return { kind: 'skip' };
   if (!selection.keeps(rel, type === 'dir')) return { kind: 'skip' };
   if (type === 'symlink') return undefined;
-  return { kind: 'entry', entry: { path: rel, meta: metaOf(st, type) }, st };
+  return { kind: 'entry', entry: { path: rel, meta: metaOf(st, type) }, id: st };
 }
 
 /**
@@ -236,7 +356,7 @@ function listFailure(e: unknown, dir: string): TreeWarning {
 }
 
 /** The warning for an entry whose lstat or readlink failed. */
-function entryFailure(e: unknown, rel: string): TreeWarning {
+function entryFailure(e: { code?: string | undefined; message: string }, rel: string): TreeWarning {
   const sys = e as NodeJS.ErrnoException;
   if (sys?.code === 'ENOENT') return { code: 'EVANISHED', path: rel, message: 'vanished before it could be read' };
   return { code: 'EUNREADABLE', path: rel, message: `cannot be read (${reasonOf(sys)}); skipped` };

@@ -12,7 +12,7 @@ import { fullBackup, incrementalBackup, restoreBackup } from '../../src/index.js
 import { createStrongHasher, signatureParams, SignatureEncoder } from '../../src/rsync/index.js';
 import { signatureHeader } from '../../src/rsync/signature.js';
 import { DirTree } from '../../src/io/dir-tree.js';
-import { BatchReader, createContentHasher, openStable, type BatchOutcome } from '../../src/tree/index.js';
+import { BatchReader, createContentHasher, openStable, TreeWorkers, type BatchOutcome } from '../../src/tree/index.js';
 import { KEPT_MTIME, startMtimeKeepingWriter } from '../helpers/mtime-keeping-writer.js';
 import { collect } from '../helpers/streams.js';
 import { distBuilt } from '../helpers/unprivileged.js';
@@ -21,6 +21,18 @@ import { onCi, requireTool, withTempDir } from '../helpers/tools.js';
 const mkfifo = requireTool('mkfifo');
 const skip = !distBuilt && !onCi;
 const note = skip ? ' (skipped: run npm run build first: the worker script comes from dist/)' : '';
+
+/** A reader on workers of its own, stopped with it. */
+function startReader(tree: DirTree, maxSize: number): (BatchReader & { stop(): void }) | undefined {
+  const workers = TreeWorkers.start();
+  if (!workers) return undefined;
+  return Object.assign(new BatchReader(tree, workers, maxSize), {
+    stop(this: BatchReader): void {
+      this.close();
+      workers.close();
+    },
+  });
+}
 
 /** What openStable and a full read give for `path`, in the batch reader's terms. */
 async function mainThreadRead(tree: DirTree, path: string, maxSize: number): Promise<BatchOutcome> {
@@ -53,7 +65,7 @@ describe.skipIf(skip || mkfifo.skip)(`batch reads${note}${mkfifo.note}`, () => {
       await symlink('d', join(root, 'swapped'));
       const paths = [...sizes.map((s) => `d/f${s}`), 'd/big', 'top', 'd/fifo', 'd/link', 'd/adir', 'd/gone', 'swapped/f1', 'nodir/x'];
       const tree = await DirTree.open(root);
-      const reader = BatchReader.start(tree, 1 << 20);
+      const reader = startReader(tree, 1 << 20);
       try {
         expect(reader, 'worker threads are available').toBeDefined();
         const batched = await Promise.all(paths.map((p) => reader!.read(p, 0)));
@@ -85,7 +97,7 @@ describe.skipIf(skip || mkfifo.skip)(`batch reads${note}${mkfifo.note}`, () => {
           'EVANISHED',
         ]);
       } finally {
-        await reader?.close();
+        reader?.stop();
         await tree.close();
       }
     }));
@@ -97,7 +109,7 @@ describe.skipIf(skip || mkfifo.skip)(`batch reads${note}${mkfifo.note}`, () => {
       await utimes(tmp.file('f'), KEPT_MTIME, KEPT_MTIME);
       const writer = await startMtimeKeepingWriter(tmp.file('f'), size);
       const tree = await DirTree.open(tmp.path);
-      const reader = BatchReader.start(tree, size)!;
+      const reader = startReader(tree, size)!;
       let rounds = 0;
       let torn = 0;
       let unflagged = 0;
@@ -112,7 +124,7 @@ describe.skipIf(skip || mkfifo.skip)(`batch reads${note}${mkfifo.note}`, () => {
           if (isTorn && !changed && !racy) unflagged++;
         }
       } finally {
-        await reader.close();
+        reader.stop();
         await tree.close();
         await writer.stop();
       }
@@ -123,10 +135,10 @@ describe.skipIf(skip || mkfifo.skip)(`batch reads${note}${mkfifo.note}`, () => {
     withTempDir(async (tmp) => {
       await writeFile(join(tmp.path, 'a'), 'a');
       const tree = await DirTree.open(tmp.path);
-      const reader = BatchReader.start(tree, 1 << 20)!;
+      const reader = startReader(tree, 1 << 20)!;
       try {
         const pending = reader.read('a', 1);
-        await reader.close();
+        reader.stop();
         await expect(pending).rejects.toMatchObject({ code: 'EINTERNAL' });
       } finally {
         await tree.close();

@@ -8,10 +8,10 @@ import { spawnSync } from 'node:child_process';
 import { chmod, link, lstat, mkdir, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { anchoringWorks } from '../../src/io/anchored-dir.js';
 import { DirTree } from '../../src/io/dir-tree.js';
-import { compileSelection, openStable, walkTree, type SelectionOptions, type TreeWarning, type WalkOptions } from '../../src/tree/index.js';
+import { compileSelection, openStable, TreeWorkers, walkTree, type SelectionOptions, type TreeWarning, type WalkOptions } from '../../src/tree/index.js';
 import { collect } from '../helpers/streams.js';
 import { distBuilt, walkUnprivileged } from '../helpers/unprivileged.js';
 import { onCi, withTempDir } from '../helpers/tools.js';
@@ -20,20 +20,36 @@ const anchoring = await anchoringWorks();
 const anchorNote = anchoring ? '' : ' (skipped: /proc/self/fd anchoring is unavailable here)';
 const distNote = distBuilt ? '' : ' (skipped: run npm run build first)';
 
+/** The tree workers the suites below walk with, when they run in that mode. */
+let workers: TreeWorkers | undefined;
+
 async function walk(root: string, opts: SelectionOptions = {}, walkOptions: WalkOptions = {}): Promise<{ paths: string[]; warnings: TreeWarning[] }> {
   const warnings: TreeWarning[] = [];
   const paths: string[] = [];
   const tree = await DirTree.open(root, { follow: true });
   try {
     const selection = await compileSelection(tree, opts, (w) => warnings.push(w));
-    for await (const e of walkTree(tree, selection, (w) => warnings.push(w), walkOptions)) paths.push(`${e.meta.type}:${e.path}`);
+    const w = workers;
+    for await (const e of walkTree(tree, selection, (w) => warnings.push(w), { ...walkOptions, workers: () => w })) paths.push(`${e.meta.type}:${e.path}`);
   } finally {
     await tree.close();
   }
   return { paths, warnings };
 }
 
-describe('walkTree', () => {
+// Every case runs twice: looks from the main thread, and looks by tree workers.
+describe.each(distBuilt || onCi ? ['main thread', 'tree workers'] : ['main thread'])('walkTree, looking from the %s', (mode) => {
+  beforeAll(() => {
+    if (mode === 'tree workers') {
+      workers = TreeWorkers.start();
+      if (!workers) throw new Error('tree workers could not be started (is dist/ built?)');
+    }
+  });
+  afterAll(() => {
+    workers?.close();
+    workers = undefined;
+  });
+
   it('lists parents before children, siblings in code-unit order, never follows symlinks, keeps dotfiles', () =>
     withTempDir(async (tmp) => {
       const root = tmp.file('r');
@@ -404,13 +420,13 @@ function modelWalk(spec: SpecNode, removals: Map<string, string[]>, excluded: (n
 }
 
 /** Walk `root` for real, removing `removals.get(path)` under it as each entry arrives. */
-async function walkRemoving(root: string, removals: Map<string, string[]>, options: { exclude?: string[]; forceFallback?: boolean } = {}): Promise<Log> {
+async function walkRemoving(root: string, removals: Map<string, string[]>, options: { exclude?: string[]; forceFallback?: boolean; workers?: TreeWorkers } = {}): Promise<Log> {
   const log: Log = [];
   const tree = await DirTree.open(root, { follow: true, forceFallback: options.forceFallback });
   try {
     const warn = (w: TreeWarning): void => void log.push(`${w.code}:${w.path}`);
     const selection = await compileSelection(tree, { exclude: options.exclude }, warn);
-    for await (const e of walkTree(tree, selection, warn)) {
+    for await (const e of walkTree(tree, selection, warn, { workers: () => options.workers })) {
       log.push(e.meta.type === 'file' ? `file:${e.path}:${e.meta.size}` : e.meta.type === 'dir' ? `dir:${e.path}` : `symlink:${e.path}->${e.meta.target}`);
       for (const target of removals.get(e.path) ?? []) await rm(join(root, target), { recursive: true });
     }
@@ -421,6 +437,29 @@ async function walkRemoving(root: string, removals: Map<string, string[]>, optio
 }
 
 describe('walkTree with looks in flight', () => {
+  it.skipIf(!distBuilt && !onCi)(`looks by tree workers give the entries and warnings of looks from the main thread, in the same order${distNote}`, async () => {
+    const treeWorkers = TreeWorkers.start()!;
+    try {
+      await fc.assert(
+        fc.asyncProperty(dirArb(3), fc.nat(600), fc.boolean(), async (spec, wide, exclude) =>
+          withTempDir(async (tmp) => {
+            const root = tmp.file('r');
+            // Wider than a worker's slice (256), so slices are asked for ahead of the one taken.
+            const rootDir = spec as Extract<SpecNode, { kind: 'dir' }>;
+            for (let i = 0; i < wide; i++) rootDir.children.set(`w${String(i).padStart(3, '0')}`, { kind: 'file', inode: i % 7 === 0 ? 'g0' : '', size: i % 3 });
+            await materialize(root, spec);
+            const options = { exclude: exclude ? ['*.log'] : [] };
+            const fromMain = await walkRemoving(root, new Map(), options);
+            expect(await walkRemoving(root, new Map(), { ...options, workers: treeWorkers })).toEqual(fromMain);
+          }),
+        ),
+        { numRuns: 30 },
+      );
+    } finally {
+      treeWorkers.close();
+    }
+  });
+
   it('yields the entries and warnings of a one-at-a-time walk, in its order, with hard links across directories and entries removed mid-walk', async () => {
     await fc.assert(
       fc.asyncProperty(

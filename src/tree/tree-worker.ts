@@ -1,5 +1,6 @@
 /**
- * A worker thread of `batch-reads.ts`: reads whole small files, a batch per message.
+ * A worker thread of the tree layer (`tree-workers.ts`): reads whole small files for
+ * `batch-reads.ts`, and lstats the entries of a directory for `walk.ts`, a batch per message.
  *
  * Each file is opened, fstat'ed, read, fstat'ed again and closed with synchronous calls:
  * here they block only this thread, and they cost a few microseconds each instead of a round
@@ -8,17 +9,20 @@
  * exactly its size read, `changed` and `racy` as it defines them), and so is the content
  * hash and, when asked, the signature, computed here so the main thread does not have to.
  *
+ * An lstat is what `walk.ts` makes per entry, with a readlink for a symlink; the metadata
+ * comes back as `dir-state.ts` records it, so both ways of walking judge the same values.
+ *
  * The paths come anchored on directory descriptors the main thread keeps pinned until the
  * reply (`/proc/self/fd/N/name`): a worker shares the process's descriptors.
  */
-import { closeSync, constants, fstatSync, openSync, readSync, type BigIntStats } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync, readSync, type BigIntStats } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import type { SignatureParams } from '../rsync/format.js';
 import { signatureHeader, SignatureEncoder } from '../rsync/signature.js';
 import { createStrongHasher, type StrongHasher } from '../rsync/strong-sum.js';
 import { createContentHasher } from './content-hash.js';
 import { entryTypeOf, metaOf } from './dir-state.js';
-import type { ReadReply, ReadRequest, ReadResult } from './read-protocol.js';
+import type { ReadRequest, ReadResult, StatResult, TreeReply, TreeRequest } from './worker-protocol.js';
 
 const { O_RDONLY, O_NONBLOCK, O_NOFOLLOW, O_NOCTTY } = constants;
 const OPEN_FLAGS = O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY;
@@ -102,16 +106,40 @@ async function readOne(path: string, want: ReadRequest['signs'][number], maxSize
   }
 }
 
-parentPort!.on('message', (msg: ReadRequest) => {
-  void (async () => {
-    const results: ReadResult[] = [];
-    const transfer: ArrayBuffer[] = [];
-    for (const [i, path] of msg.paths.entries()) {
-      const r = await readOne(path, msg.signs[i] ?? null, msg.maxSize, msg.marginNs);
-      results.push(r.result);
-      transfer.push(...r.transfer);
-    }
-    const reply: ReadReply = { id: msg.id, results };
-    parentPort!.postMessage(reply, transfer);
-  })();
+function statOne(path: string): StatResult {
+  let st: BigIntStats;
+  try {
+    st = lstatSync(path, { bigint: true });
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    return { kind: 'error', code: err?.code, message: String(err?.message ?? e) };
+  }
+  const type = entryTypeOf(st);
+  if (type === 'socket' || type === 'fifo' || type === 'device') return { kind: 'other', type, dev: st.dev, ino: st.ino };
+  if (type !== 'symlink') return { kind: 'entry', meta: metaOf(st, type), dev: st.dev, ino: st.ino, nlink: st.nlink };
+  try {
+    return { kind: 'entry', meta: metaOf(st, type, readlinkSync(path)), dev: st.dev, ino: st.ino, nlink: st.nlink };
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    return { kind: 'link-error', code: err?.code, message: String(err?.message ?? e) };
+  }
+}
+
+async function handle(msg: TreeRequest): Promise<{ reply: TreeReply; transfer: ArrayBuffer[] }> {
+  if (msg.op === 'stat') return { reply: { id: msg.id, stats: msg.paths.map(statOne) }, transfer: [] };
+  const results: ReadResult[] = [];
+  const transfer: ArrayBuffer[] = [];
+  for (const [i, path] of msg.paths.entries()) {
+    const r = await readOne(path, msg.signs[i] ?? null, msg.maxSize, msg.marginNs);
+    results.push(r.result);
+    transfer.push(...r.transfer);
+  }
+  return { reply: { id: msg.id, results }, transfer };
+}
+
+parentPort!.on('message', (msg: TreeRequest) => {
+  handle(msg).then(
+    ({ reply, transfer }) => parentPort!.postMessage(reply, transfer),
+    (e: unknown) => parentPort!.postMessage({ id: msg.id, error: String((e as Error)?.stack ?? e) }),
+  );
 });
