@@ -47,7 +47,10 @@ import { syncDir, writeState } from './commit.js';
 import { sharedDigests } from './digest-cache.js';
 import type { BackupOptions, BackupReport, ReportFile } from './options.js';
 import { planStep, tallyOf } from './plan.js';
-import { SMALL_FILE, signatureParamsFor, WHOLE_RATIO } from './policy.js';
+import { SMALL_FILE, signatureOptionsFor, signatureParamsFor, WHOLE_RATIO } from './policy.js';
+import { ChunkChannel } from './chunk-channel.js';
+import { parallelDelta } from '../engine/parallel-delta.js';
+import { PARALLEL_MIN_BYTES, parallelSignature } from '../engine/parallel-signature.js';
 import { carriedRecord, dirRecord, fileRecord, symlinkRecord, type Content } from './records.js';
 
 /**
@@ -400,17 +403,21 @@ class BackupJob {
     }
   }
 
-  /** Store `path` whole in the files archive, with its signature when it is large enough. */
+  /**
+   * Store `path` whole in the files archive, with its signature when it is large enough (a
+   * large file's signature computed by the engine's workers while the file is read).
+   */
   private async storeWhole(path: string, prev: FileEntry | undefined): Promise<void> {
     const read = await this.open(path, prev);
     if (!read) return;
     const meta = read.meta;
     const hasher = await createContentHasher();
     const params = meta.size >= SMALL_FILE ? signatureParamsFor(meta.size) : undefined;
-    const sig = params ? new SignatureEncoder(params, this.strong!) : undefined;
     const sigSpool = new Spool(this.catalog.dir);
+    const side = params && meta.size >= PARALLEL_MIN_BYTES ? sidePipeline((input) => parallelSignature(input, signatureOptionsFor(meta.size)), sigSpool) : undefined;
+    const sig = params && !side ? new SignatureEncoder(params, this.strong!) : undefined;
     try {
-      if (params) await sigSpool.write(signatureHeader(params));
+      if (sig) await sigSpool.write(signatureHeader(params!));
       const signal = this.options.signal;
       const stats = this.stats;
       const body = async function* (): AsyncGenerator<Uint8Array> {
@@ -419,17 +426,22 @@ class BackupJob {
           hasher.update(chunk);
           stats.bytesRead += chunk.length;
           if (sig) await sigSpool.write(sig.push(chunk));
+          if (side) await side.channel.push(chunk);
           yield chunk;
         }
         if (sig) await sigSpool.write(sig.end());
+        side?.channel.end();
       };
       await this.outputs.writer('files').add(tarHeader(path, meta), body());
+      await side?.done;
       if (params) await this.addSignature(path, meta, sigSpool);
       this.count(prev, false);
       this.stats.storedWhole++;
       this.entries.push(this.stored(path, read, { hash: hasher.digest(), content: [this.id] }, params !== undefined));
       this.progress('store', path);
     } finally {
+      side?.channel.fail(new Error('the read ended'));
+      await side?.done.catch(() => undefined);
       await read.close();
       await sigSpool.dispose();
     }
@@ -483,22 +495,31 @@ class BackupJob {
     if (!read) return;
     const meta = read.meta;
     const params = signatureParamsFor(meta.size);
-    const sig = new SignatureEncoder(params, this.shared!);
-    const delta = new DeltaEncoder(basis, this.shared!);
     const hasher = await createContentHasher();
     const sigSpool = new Spool(this.catalog.dir);
     const deltaSpool = new Spool(this.catalog.dir);
+    // A large file's delta and signature are computed by the engine's workers, each from its
+    // own channel of the one read; a small one's on this thread, sharing block digests.
+    const sides =
+      meta.size >= PARALLEL_MIN_BYTES
+        ? [sidePipeline((input) => parallelSignature(input, signatureOptionsFor(meta.size)), sigSpool), sidePipeline((input) => parallelDelta(basis, input), deltaSpool)]
+        : undefined;
+    const sig = sides ? undefined : new SignatureEncoder(params, this.shared!);
+    const delta = sides ? undefined : new DeltaEncoder(basis, this.shared!);
     try {
-      await sigSpool.write(signatureHeader(params));
+      if (sig) await sigSpool.write(signatureHeader(params));
       for await (const chunk of read.chunks) {
         this.options.signal?.throwIfAborted();
         hasher.update(chunk);
         this.stats.bytesRead += chunk.length;
-        for (const d of delta.push(chunk)) await deltaSpool.write(d);
-        await sigSpool.write(sig.push(chunk));
+        if (sides) await Promise.all(sides.map((s) => s.channel.push(chunk)));
+        if (delta) for (const d of delta.push(chunk)) await deltaSpool.write(d);
+        if (sig) await sigSpool.write(sig.push(chunk));
       }
-      await sigSpool.write(sig.end());
-      for (const d of delta.end()) await deltaSpool.write(d);
+      if (sig) await sigSpool.write(sig.end());
+      if (delta) for (const d of delta.end()) await deltaSpool.write(d);
+      for (const s of sides ?? []) s.channel.end();
+      await Promise.all((sides ?? []).map((s) => s.done));
       const hash = hasher.digest();
       if (hash === prev.hash && !read.changed && meta.size === prev.size) {
         this.count(prev, !metaDiffers(prev, meta));
@@ -518,6 +539,8 @@ class BackupJob {
       this.entries.push(this.stored(path, read, { hash, content: [...prev.content, this.id], steps }, true));
       this.progress('delta', path);
     } finally {
+      for (const s of sides ?? []) s.channel.fail(new Error('the read ended'));
+      await Promise.all((sides ?? []).map((s) => s.done.catch(() => undefined)));
       await read.close();
       await sigSpool.dispose();
       await deltaSpool.dispose();
@@ -558,6 +581,20 @@ class BackupJob {
     this.workers?.close();
     if (!this.committed) await this.outputs.abort();
   }
+}
+
+/**
+ * An engine pipeline fed through a channel, its output written to `spool`: `done` settles
+ * when the output is complete. A failing pipeline fails the channel, so the reader pushing
+ * into it stops instead of waiting for room forever.
+ */
+function sidePipeline(make: (input: AsyncIterable<Uint8Array>) => AsyncIterable<Uint8Array>, spool: Spool): { channel: ChunkChannel; done: Promise<void> } {
+  const channel = new ChunkChannel();
+  const done = (async () => {
+    for await (const out of make(channel)) await spool.write(out);
+  })();
+  done.catch((e: unknown) => channel.fail(e));
+  return { channel, done };
 }
 
 /** The signature file of `bytes`, as a SigVault entry holds it. */

@@ -15,7 +15,7 @@
  * - A delta of 80 % of the file or more is not worth the chain it starts: the file is stored
  *   whole, and so is a file whose chain already holds 32 deltas, which bounds restore work.
  */
-import { signatureParams, type SignatureParams } from '../rsync/index.js';
+import { signatureParams, type SignatureParams, type SignatureParamsOptions } from '../rsync/index.js';
 
 /** Strong sum bytes kept per block. */
 export const STRONG_LENGTH = 16;
@@ -34,7 +34,12 @@ export function blockLengthFor(size: number): number {
   return Math.min(256 * 1024, Math.max(1024, Math.round(ideal / 1024) * 1024));
 }
 
+/** The signature options for a file of `size` bytes, as the engine takes them. */
+export function signatureOptionsFor(size: number): SignatureParamsOptions {
+  return { blockLength: blockLengthFor(size), strongLength: STRONG_LENGTH, fileSize: size };
+}
+
 /** Signature parameters for a file of `size` bytes. */
 export function signatureParamsFor(size: number): SignatureParams {
-  return signatureParams({ blockLength: blockLengthFor(size), strongLength: STRONG_LENGTH, fileSize: size });
+  return signatureParams(signatureOptionsFor(size));
 }
