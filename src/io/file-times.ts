@@ -28,6 +28,7 @@
  *
  * The file system has the last word: ext4, for one, clamps times to 1901-12-13..2446.
  */
+import { futimesSync } from 'node:fs';
 import { lutimes, utimes, type FileHandle } from 'node:fs/promises';
 import { wrapIoError } from '../errors.js';
 import { addonFor, AT_FDCWD, loadAddon } from './native-addon.js';
@@ -103,6 +104,17 @@ export async function setFileTimes(
   } catch (e) {
     throw wrapIoError(e, path, DOING);
   }
+}
+
+/**
+ * {@link setFileTimes} on a raw descriptor, synchronously: for a worker thread, where a
+ * blocking call holds no one up. Throws the system error as it comes (the caller names the file).
+ */
+export function setFdTimesSync(fd: number, atimeNs: bigint, mtimeNs: bigint, native?: boolean): void {
+  const addon = native === false ? undefined : loadAddon().addon;
+  if (native === true && !addon) throw Object.assign(new Error(`the native addon is required to set times to the nanosecond: ${loadAddon().error}`), { code: 'ENATIVE' });
+  if (addon) addon.futimens(fd, atimeNs, mtimeNs);
+  else futimesSync(fd, secondsForLibuv(atimeNs) as unknown as number, secondsForLibuv(mtimeNs) as unknown as number);
 }
 
 /**

@@ -9,23 +9,30 @@
  * exactly its size read, `changed` and `racy` as it defines them), and so is the content
  * hash and, when asked, the signature, computed here so the main thread does not have to.
  *
+ * A write is what a restore makes for a small file (`restore/target.ts`): on any failure the
+ * temporary file is removed and the step reported, and the restore takes the file over on
+ * the main thread, where what is in the way is handled and errors are named.
+ *
  * An lstat is what `walk.ts` makes per entry, with a readlink for a symlink; the metadata
  * comes back as `dir-state.ts` records it, so both ways of walking judge the same values.
  *
  * The paths come anchored on directory descriptors the main thread keeps pinned until the
  * reply (`/proc/self/fd/N/name`): a worker shares the process's descriptors.
  */
-import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync, readSync, type BigIntStats } from 'node:fs';
+import { closeSync, constants, fchmodSync, fchownSync, fstatSync, lstatSync, openSync, readlinkSync, readSync, renameSync, unlinkSync, writeSync, type BigIntStats } from 'node:fs';
+import { setFdTimesSync } from '../io/file-times.js';
 import { parentPort } from 'node:worker_threads';
 import type { SignatureParams } from '../rsync/format.js';
 import { signatureHeader, SignatureEncoder } from '../rsync/signature.js';
 import { createStrongHasher, type StrongHasher } from '../rsync/strong-sum.js';
 import { createContentHasher } from './content-hash.js';
 import { entryTypeOf, metaOf } from './dir-state.js';
-import type { ReadRequest, ReadResult, StatResult, TreeReply, TreeRequest } from './worker-protocol.js';
+import type { ReadRequest, ReadResult, StatResult, TreeReply, TreeRequest, WriteFile, WriteResult } from './worker-protocol.js';
 
 const { O_RDONLY, O_NONBLOCK, O_NOFOLLOW, O_NOCTTY } = constants;
 const OPEN_FLAGS = O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY;
+const { O_WRONLY, O_CREAT, O_EXCL } = constants;
+const CREATE = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW;
 
 let blake2: Promise<StrongHasher> | undefined;
 
@@ -125,8 +132,55 @@ function statOne(path: string): StatResult {
   }
 }
 
+function writeOne(f: WriteFile, native: boolean | undefined): WriteResult {
+  let fd: number;
+  try {
+    fd = openSync(f.temp, CREATE, 0o600);
+  } catch (e) {
+    return failed('create', e);
+  }
+  let step: 'write' | 'attributes' = 'write';
+  try {
+    for (let at = 0; at < f.bytes.length; ) at += writeSync(fd, f.bytes, at, f.bytes.length - at);
+    step = 'attributes';
+    if (f.chown) fchownSync(fd, f.uid, f.gid);
+    fchmodSync(fd, f.mode);
+    setFdTimesSync(fd, f.mtimeNs, f.mtimeNs, native);
+    closeSync(fd);
+  } catch (e) {
+    try {
+      closeSync(fd);
+    } catch {
+      // Already closed, or closing failed: the unlink below is what matters.
+    }
+    removeQuietly(f.temp);
+    return failed(step, e);
+  }
+  try {
+    renameSync(f.temp, f.final);
+  } catch (e) {
+    removeQuietly(f.temp);
+    return failed('rename', e);
+  }
+  return { ok: true };
+}
+
+function failed(step: 'create' | 'write' | 'attributes' | 'rename', e: unknown): WriteResult {
+  const err = e as NodeJS.ErrnoException;
+  return { ok: false, step, code: err?.code, message: String(err?.message ?? e) };
+}
+
+function removeQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // Gone already, or its directory with it: nothing is left at a final name either way.
+  }
+}
+
 async function handle(msg: TreeRequest): Promise<{ reply: TreeReply; transfer: ArrayBuffer[] }> {
   if (msg.op === 'stat') return { reply: { id: msg.id, stats: msg.paths.map(statOne) }, transfer: [] };
+  if (msg.op === 'write') return { reply: { id: msg.id, written: msg.files.map((f) => writeOne(f, msg.native)) }, transfer: [] };
   const results: ReadResult[] = [];
   const transfer: ArrayBuffer[] = [];
   for (const [i, path] of msg.paths.entries()) {

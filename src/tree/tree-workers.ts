@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { BackupError } from '../errors.js';
 import { packageRoot } from '../io/native-addon.js';
-import type { ReadReply, ReadRequest, StatReply, StatRequest, TreeReply } from './worker-protocol.js';
+import type { ReadReply, ReadRequest, StatReply, StatRequest, TreeReply, WriteReply, WriteRequest } from './worker-protocol.js';
 
 type Pending = { resolve: (reply: TreeReply) => void; reject: (e: unknown) => void };
 type Unsent<T> = Omit<T, 'id' | 'op'>;
@@ -70,18 +70,23 @@ export class TreeWorkers {
     return (await this.request({ op: 'stat', ...req })) as StatReply;
   }
 
+  /** Write files whole (see {@link WriteRequest}); their bytes are moved to the worker, not copied. */
+  async write(req: Unsent<WriteRequest>): Promise<WriteReply> {
+    return (await this.request({ op: 'write', ...req }, req.files.map((f) => f.bytes.buffer as ArrayBuffer))) as WriteReply;
+  }
+
   /** Stop the workers; what is pending fails. */
   close(): void {
     this.fail(new Error('the tree workers were stopped'));
   }
 
-  private request(msg: Omit<ReadRequest, 'id'> | Omit<StatRequest, 'id'>): Promise<TreeReply> {
+  private request(msg: Omit<ReadRequest, 'id'> | Omit<StatRequest, 'id'> | Omit<WriteRequest, 'id'>, transfer: ArrayBuffer[] = []): Promise<TreeReply> {
     if (this.broken) return Promise.reject(new BackupError('EINTERNAL', `tree workers are down: ${this.broken.message}`));
     const id = this.nextId++;
     return new Promise<TreeReply>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       if (this.pending.size === 1) for (const w of this.workers) w.ref();
-      this.workers[this.next]!.postMessage({ ...msg, id });
+      this.workers[this.next]!.postMessage({ ...msg, id }, transfer);
       this.next = (this.next + 1) % this.workers.length;
     });
   }

@@ -1,6 +1,7 @@
 /**
  * The messages between the tree layer's main-thread side (`tree-workers.ts`, used by
- * `batch-reads.ts` and `walk.ts`) and its worker threads (`tree-worker.ts`).
+ * `batch-reads.ts` and `walk.ts` on a backup's source, and by the restore on its target) and
+ * its worker threads (`tree-worker.ts`).
  */
 import type { SignatureParams } from '../rsync/format.js';
 import type { EntryMeta, EntryType } from './dir-state.js';
@@ -30,8 +31,35 @@ export interface StatRequest {
   paths: string[];
 }
 
+/** One file to write whole: created under `temp`, given its attributes, renamed to `final`. */
+export interface WriteFile {
+  /** Anchored paths, in the same open directory. */
+  temp: string;
+  final: string;
+  bytes: Uint8Array;
+  mode: number;
+  /** Owner, set only with `chown` (a restore as root). */
+  uid: number;
+  gid: number;
+  chown: boolean;
+  /** Access and modification time, nanoseconds since the epoch. */
+  mtimeNs: bigint;
+}
+
+/**
+ * Write these files, each with the calls a restore makes for a small file (create
+ * O_EXCL|O_NOFOLLOW mode 0600, write, fchown, fchmod, futimens, close, rename). `native`
+ * as `FileTimesOptions.native`.
+ */
+export interface WriteRequest {
+  op: 'write';
+  id: number;
+  files: WriteFile[];
+  native?: boolean;
+}
+
 /** A request to a tree worker. */
-export type TreeRequest = ReadRequest | StatRequest;
+export type TreeRequest = ReadRequest | StatRequest | WriteRequest;
 
 /** What reading one file gave. */
 export type ReadResult =
@@ -55,6 +83,18 @@ export type StatResult =
   /** The lstat failed. */
   | { kind: 'error'; code: string | undefined; message: string };
 
+/**
+ * What writing one file gave: done, or the step that failed, after which nothing of it is
+ * left (its temporary file removed) and the caller takes the file over.
+ */
+export type WriteResult = { ok: true } | { ok: false; step: 'create' | 'write' | 'attributes' | 'rename'; code: string | undefined; message: string };
+
+/** The results of a write request, in its order. */
+export interface WriteReply {
+  id: number;
+  written: WriteResult[];
+}
+
 /** The results of a read request, in its order. */
 export interface ReadReply {
   id: number;
@@ -68,4 +108,4 @@ export interface StatReply {
 }
 
 /** A reply of a tree worker; `error` when the request itself failed (a defect). */
-export type TreeReply = ReadReply | StatReply | { id: number; error: string };
+export type TreeReply = ReadReply | StatReply | WriteReply | { id: number; error: string };
