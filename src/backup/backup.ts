@@ -277,7 +277,8 @@ class BackupJob {
     switch (step.action) {
       case 'record':
         this.stats[step.tally]++;
-        this.entries.push(meta.type === 'dir' ? dirRecord(path, meta) : symlinkRecord(path, meta));
+        // An unchanged directory or symlink keeps its record object (see `carriedRecord`).
+        this.entries.push(!step.archived && prev ? prev : meta.type === 'dir' ? dirRecord(path, meta) : symlinkRecord(path, meta));
         if (step.archived) await ahead.then(() => this.outputs.writer('files').add(tarHeader(path, meta)));
         return;
       case 'carry':
