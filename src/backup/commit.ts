@@ -3,15 +3,16 @@
  * state file does (the archives it names are already renamed into place); then the directory
  * is fsync'd so that the renames survive a power cut — a failure there comes after the commit,
  * so the caller must not remove the archives when it does.
+ *
+ * The state is streamed to its file (`state/state-writer.ts`), checked on the way, never held
+ * as text; `stats.bytesWritten` counts the archives and the state file itself, whose size the
+ * writer knows once the entries are compressed.
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { BackupError, wrapIoError } from '../errors.js';
-import { writeFileAtomic } from '../io/atomic-write.js';
 import {
   artifactFile,
-  checkForWrite,
-  encodeState,
   idDate,
   STATE_FORMAT,
   STATE_VERSION,
@@ -20,8 +21,8 @@ import {
   type BackupStats,
   type ReadState,
   type StateEntry,
+  writeStateFile,
 } from '../state/index.js';
-import { hashChunks } from '../tree/index.js';
 import type { BackupWarning } from '../catalog/index.js';
 import type { ReportFile } from './options.js';
 
@@ -39,7 +40,7 @@ export interface Commit {
   checksum: boolean;
   /** This backup's finished archives. */
   artifacts: ArtifactSummary[];
-  /** Its counters; `bytesWritten` and `durationMs` are filled in here. */
+  /** Its counters; `durationMs` is filled in here, `bytesWritten` (the state file included) by the state writer. */
   stats: BackupStats;
   warnings: BackupWarning[];
   /** The records of the tree, in any order (sorted here). */
@@ -65,25 +66,15 @@ export async function writeState(c: Commit): Promise<{ state: BackupState; file:
     compression: c.compression,
     checksum: c.checksum,
     chain: [...(c.parent?.state.chain ?? []), { id: c.id, kind, createdAt, artifacts: c.artifacts }],
-    stats: c.stats,
     warnings: c.warnings,
     entries: c.entries,
+    stats: c.stats,
   };
   const artifactBytes = c.artifacts.reduce((n, a) => n + a.size, 0);
   c.stats.durationMs = Math.round(performance.now() - c.started);
-  // Checked once, as a read would check it; then encoded until the size it records is its own.
-  const state = checkForWrite(draft);
-  let bytes: Buffer = Buffer.alloc(0);
-  for (let stateBytes = 0; ; stateBytes = bytes.length) {
-    state.stats.bytesWritten = artifactBytes + stateBytes;
-    ({ bytes } = await encodeState(state));
-    if (bytes.length === stateBytes) break;
-  }
   const path = `${c.dir}/${artifactFile(c.id, 'state', 'none')}`;
-  await writeFileAtomic(path, (async function* () {
-    yield bytes;
-  })());
-  return { state, file: { path, role: 'state', size: bytes.length, hash: await hashChunks([bytes]) } };
+  const written = await writeStateFile(path, draft, { artifactBytes });
+  return { state: written.state, file: { path, role: 'state', size: written.size, hash: written.hash } };
 }
 
 /**

@@ -3,7 +3,9 @@
  * storage when missing there), the lock that lets one run of the name write at a time, new
  * ids, and clean-up after runs that died.
  *
- * A backup is committed when its state file exists, so the catalog is the state files. Every
+ * A backup is committed when its state file exists, so the catalog is the state files: those
+ * this release writes (`ID.state.json.gz`) and those older releases wrote (`ID.state.json`),
+ * which are still read. Every
  * state read here is checked as a whole (`state/`), against the place it was found (its file
  * name's id, this name) and, when the parent's state is at hand, against the digest its
  * parent had when it was written: a renamed, swapped, reordered or foreign state is
@@ -21,7 +23,20 @@ import { writeFileAtomic } from '../io/atomic-write.js';
 import { writerIsDead } from '../io/process-liveness.js';
 import { tempNameOwner } from '../io/temp-name.js';
 import { acquireLock, type HeldLock } from '../lock/index.js';
-import { artifactFile, idDate, idOfFile, nextId, readStateDigest, readStateFile, checkParentDigest, type At, type BackupState, type ReadState } from '../state/index.js';
+import {
+  artifactFile,
+  checkParentDigest,
+  idDate,
+  idOfFile,
+  isStateFile,
+  nextId,
+  plainStateFile,
+  readStateDigest,
+  readStateFile,
+  type At,
+  type BackupState,
+  type ReadState,
+} from '../state/index.js';
 import { LocalStorage, type Storage } from '../storage/index.js';
 import type { BackupWarning } from './options.js';
 
@@ -54,6 +69,8 @@ export class Catalog {
     readonly dir: string,
     private readonly storage: Storage | undefined,
     private readonly ids: string[],
+    /** The ids whose state file has the name older releases gave it. */
+    private readonly plain: Set<string>,
   ) {}
 
   /** Open the catalog of `name` under `workDir`, creating its folder when `create` is set. */
@@ -64,15 +81,18 @@ export class Catalog {
         throw wrapIoError(e, dir, 'creating');
       });
     }
+    const files = await listDir(dir);
+    if (storage) for (const key of await storage.list(`${name}/`)) files.push(key.slice(name.length + 1));
     const ids = new Set<string>();
-    for (const f of await listDir(dir)) if (isStateFile(f)) ids.add(idOfFile(f)!);
-    if (storage) {
-      for (const key of await storage.list(`${name}/`)) {
-        const file = key.slice(name.length + 1);
-        if (isStateFile(file)) ids.add(idOfFile(file)!);
-      }
+    const current = new Set<string>();
+    for (const f of files.filter(isStateFile)) {
+      const id = idOfFile(f)!;
+      ids.add(id);
+      if (f === artifactFile(id, 'state', 'none')) current.add(id);
     }
-    return new Catalog(name, dir, storage, [...ids].sort());
+    // Where an id has both (a copy made by hand), the file this release writes is the one read.
+    const plain = new Set([...ids].filter((id) => !current.has(id)));
+    return new Catalog(name, dir, storage, [...ids].sort(), plain);
   }
 
   /** Committed backup ids, oldest first. */
@@ -92,12 +112,11 @@ export class Catalog {
 
   /** {@link Catalog.state}, with the digest of the state file (what a child records of its parent). */
   async read(id: string): Promise<ReadState> {
-    const path = await this.fetch(artifactFile(id, 'state', 'none'));
+    const path = await this.fetch(this.stateFile(id));
     const read = await readStateFile(path, { id, name: this.name });
     const { state } = read;
     if (state.parent !== null && this.ids.includes(state.parent.id)) {
-      const parentFile = artifactFile(state.parent.id, 'state', 'none');
-      const parentDigest = await this.fetch(parentFile)
+      const parentDigest = await this.fetch(this.stateFile(state.parent.id))
         .then((p) => readStateDigest(p))
         .catch((e: unknown) => {
           if (isBackupError(e) && DAMAGE.has(e.code)) return undefined;
@@ -119,7 +138,7 @@ export class Catalog {
         return await this.read(id);
       } catch (e) {
         if (!isBackupError(e) || !DAMAGE.has(e.code)) throw e;
-        warn({ code: 'ECORRUPT', path: e.path ?? join(this.dir, artifactFile(id, 'state', 'none')), message: `backup ${id} cannot be used as a parent (${e.message}); the chain goes on from an older backup` });
+        warn({ code: 'ECORRUPT', path: e.path ?? join(this.dir, this.stateFile(id)), message: `backup ${id} cannot be used as a parent (${e.message}); the chain goes on from an older backup` });
       }
     }
     return undefined;
@@ -146,6 +165,11 @@ export class Catalog {
   /** Register a committed backup. */
   added(id: string): void {
     this.ids.push(id);
+  }
+
+  /** The name of the state file of committed backup `id`: as this release writes it, or as an older one did. */
+  stateFile(id: string): string {
+    return this.plain.has(id) ? plainStateFile(id) : artifactFile(id, 'state', 'none');
   }
 
   /**
@@ -198,10 +222,6 @@ async function removeDeadTemp(path: string): Promise<void> {
 /** The storage key of artifact `file` of backup name `name`: what uploads and fetches agree on. */
 export function storageKey(name: string, file: string): string {
   return `${name}/${file}`;
-}
-
-function isStateFile(f: string): boolean {
-  return f.endsWith('.state.json') && idOfFile(f) !== undefined;
 }
 
 async function listDir(dir: string): Promise<string[]> {

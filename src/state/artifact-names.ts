@@ -5,7 +5,8 @@
  *   ID.sigvault.tar        signatures of the files whose content this backup stored
  *   ID.files.tar[.gz]      files stored whole, plus directories and symlinks for manual recovery
  *   ID.deltas.tar[.gz]     librsync deltas of changed files against their previous version
- *   ID.state.json          the state, written last: the commit point
+ *   ID.state.json.gz       the state, written last: the commit point
+ *   ID.state.json          the state as releases before state version 3 wrote it (read, never written)
  *
  * A name is always computed from an id, a role and a compression, never taken from a state
  * or a listing as it stands: a state that names `../../elsewhere/x.tar.gz` could otherwise
@@ -22,21 +23,35 @@ export type ArtifactRole = 'sigvault' | 'files' | 'deltas';
 /** Every artifact a backup can have: its archives and its state. */
 export type ArtifactFileRole = ArtifactRole | 'state';
 
-/** How an archive artifact is compressed (a SigVault and a state never are). */
+/** How an archive artifact is compressed (a SigVault never is; a state always is, its own way). */
 export type Compression = 'gzip' | 'none';
 
-const ARTIFACT_FILE = /^(.+?)\.(?:state\.json|sigvault\.tar|files\.tar(?:\.gz)?|deltas\.tar(?:\.gz)?)$/;
+const ARTIFACT_FILE = /^(.+?)\.(?:state\.json(?:\.gz)?|sigvault\.tar|files\.tar(?:\.gz)?|deltas\.tar(?:\.gz)?)$/;
+const STATE_FILE = /\.state\.json(?:\.gz)?$/;
 
 /**
  * The base name of artifact `role` of backup `id`. `compression` only matters for the files
- * and deltas archives. `EPARAM` when `id` is not a backup id, so no name built here can hold
- * a path separator.
+ * and deltas archives: a state is always `ID.state.json.gz` (see {@link plainStateFile}).
+ * `EPARAM` when `id` is not a backup id, so no name built here can hold a path separator.
  */
 export function artifactFile(id: string, role: ArtifactFileRole, compression: Compression): string {
   if (!isBackupId(id)) throw new BackupError('EPARAM', `not a backup id: ${JSON.stringify(id)}`);
-  if (role === 'state') return `${id}.state.json`;
+  if (role === 'state') return `${id}.state.json.gz`;
   if (role === 'sigvault') return `${id}.sigvault.tar`;
   return `${id}.${role}.tar${compression === 'gzip' ? '.gz' : ''}`;
+}
+
+/**
+ * The name the state file of backup `id` has when an older release wrote it (plain JSON,
+ * state version 2): still read, never written. `EPARAM` when `id` is not a backup id.
+ */
+export function plainStateFile(id: string): string {
+  return artifactFile(id, 'state', 'none').slice(0, -'.gz'.length);
+}
+
+/** True when `file` is the name of a backup's state file, of either form. */
+export function isStateFile(file: string): boolean {
+  return STATE_FILE.test(file) && idOfFile(file) !== undefined;
 }
 
 /** The backup id an artifact or state file name belongs to, if it is one. */

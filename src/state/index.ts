@@ -9,4 +9,6 @@ export * from './ids.js';
 export * from './invariants.js';
 export * from './schema.js';
 export * from './state-file.js';
+export type { ExpectedState } from './state-assembly.js';
+export { serializeState, writeStateFile, type SerializedState, type StateWriteOptions, type WrittenState } from './state-writer.js';
 export * from './validate.js';

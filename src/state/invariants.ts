@@ -7,13 +7,16 @@
  * must be the link before, every artifact name must be the one derived from its link's id
  * (so a state cannot smuggle a path into a fetch or a read), and the entries must be sorted,
  * unique, safe relative paths whose parent directories are listed. A state that passes can be
- * restored by a planner that never re-checks any of it. One pass over the entries; the only
- * memory kept is the set of directory paths.
+ * restored by a planner that never re-checks any of it.
+ *
+ * The chain's rules need only the fields before the entries, and the entries' rules one entry
+ * at a time ({@link EntryRules}), so a state is checked as it streams in: the only memory kept
+ * is the set of directory paths and the last path.
  */
 import { checkRelativePath, parentOf } from '../archive/safe-path.js';
 import { artifactFile } from './artifact-names.js';
 import { idDate, isBackupId } from './ids.js';
-import type { BackupState, ChainLink, FileEntry } from './schema.js';
+import type { BackupState, ChainLink, FileEntry, StateEntry } from './schema.js';
 
 /** A field of a state that breaks a rule, and why. */
 export interface StateViolation {
@@ -23,9 +26,19 @@ export interface StateViolation {
   message: string;
 }
 
+/** The fields of a state that come before its entries: all the chain's rules need. */
+export type StateHead = Omit<BackupState, 'entries' | 'stats'>;
+
 /** The first rule `state` (which passed the schema) breaks, or undefined when it breaks none. */
 export function findInvariantViolation(state: BackupState): StateViolation | undefined {
-  return chainViolation(state) ?? entriesViolation(state);
+  const bad = findChainViolation(state);
+  if (bad) return bad;
+  const rules = new EntryRules(state.chain);
+  for (let i = 0; i < state.entries.length; i++) {
+    const broken = rules.check(state.entries[i]!, i);
+    if (broken) return broken;
+  }
+  return undefined;
 }
 
 function violation(field: readonly (string | number)[], message: string): StateViolation {
@@ -36,7 +49,8 @@ function instantOf(id: string): string | undefined {
   return isBackupId(id) ? idDate(id).toISOString() : undefined;
 }
 
-function chainViolation(state: BackupState): StateViolation | undefined {
+/** The first rule of the chain (ids, times, kinds, parent, artifact names) `head` breaks. */
+export function findChainViolation(state: StateHead): StateViolation | undefined {
   if (instantOf(state.id) === undefined) return violation(['id'], `${JSON.stringify(state.id)} names no real instant`);
   if (state.createdAt !== instantOf(state.id)) return violation(['createdAt'], `expected ${JSON.stringify(instantOf(state.id))}, the time in the id`);
   const chain = state.chain;
@@ -78,30 +92,51 @@ function linkViolation(link: ChainLink, i: number, previous: ChainLink | undefin
   return undefined;
 }
 
-function entriesViolation(state: BackupState): StateViolation | undefined {
-  const linkOf = new Map(state.chain.map((link, index) => [link.id, { index, roles: new Set(link.artifacts.map((a) => a.role)) }]));
-  const dirs = new Set<string>();
-  let previous: string | undefined;
-  for (let i = 0; i < state.entries.length; i++) {
-    const e = state.entries[i]!;
+/** The rules between entries and with the chain, checked one entry at a time in order. */
+export class EntryRules {
+  private readonly linkOf: Map<string, { id: string; index: number; roles: Set<string> }>;
+  private readonly dirs = new Set<string>();
+  private previous: string | undefined;
+
+  /** Rules for the entries of a state whose chain (which passed its own rules) is `chain`. */
+  constructor(chain: readonly ChainLink[]) {
+    this.linkOf = new Map(chain.map((link, index) => [link.id, { id: link.id, index, roles: new Set(link.artifacts.map((a) => a.role)) }]));
+  }
+
+  /**
+   * The first rule entry `e` (which passed the schema), the state's entry number `i`, breaks
+   * given the entries before it, or undefined.
+   */
+  check(e: StateEntry, i: number): StateViolation | undefined {
     try {
       checkRelativePath(e.path, 'path');
     } catch (err) {
       return violation(['entries', i, 'path'], (err as Error).message);
     }
+    const previous = this.previous;
     if (previous !== undefined && !(previous < e.path)) {
       return violation(['entries', i, 'path'], previous === e.path ? 'listed twice' : `expected a path after ${JSON.stringify(previous)} (entries are sorted by path in code-unit order)`);
     }
-    previous = e.path;
+    this.previous = e.path;
     const parent = parentOf(e.path);
-    if (parent !== '' && !dirs.has(parent)) return violation(['entries', i, 'path'], `its parent ${JSON.stringify(parent)} is not a directory entry of the state`);
-    if (e.type === 'dir') dirs.add(e.path);
+    if (parent !== '' && !this.dirs.has(parent)) return violation(['entries', i, 'path'], `its parent ${JSON.stringify(parent)} is not a directory entry of the state`);
+    if (e.type === 'dir') this.dirs.add(e.path);
     if (e.type === 'file') {
-      const bad = fileViolation(e, ['entries', i], linkOf);
+      const bad = fileViolation(e, ['entries', i], this.linkOf);
       if (bad) return bad;
     }
+    return undefined;
   }
-  return undefined;
+
+  /**
+   * Make the backup ids of `e` (which {@link EntryRules.check} passed) the chain's own strings:
+   * parsed from a file, a million entries would otherwise hold a copy of the same id each.
+   */
+  shareIds(e: StateEntry): void {
+    if (e.type !== 'file') return;
+    for (let j = 0; j < e.content.length; j++) e.content[j] = this.linkOf.get(e.content[j]!)!.id;
+    if (e.sig !== undefined) e.sig = this.linkOf.get(e.sig)!.id;
+  }
 }
 
 function fileViolation(e: FileEntry, at: (string | number)[], linkOf: Map<string, { index: number; roles: Set<string> }>): StateViolation | undefined {

@@ -1,5 +1,5 @@
 /**
- * The backup state, schema version 2: one zod schema that every state is checked against
+ * The backup state, schema version 3: one zod schema that every state is checked against
  * when it is read (and before it is written), and the types inferred from it.
  *
  * A state is the authoritative record of one backup: the tree it saw, how to rebuild each
@@ -13,19 +13,33 @@
  * Version 2 adds, over version 1: `parent` as `{ id, digest }` (the parent's state digest, so
  * a swapped parent is detected), `ctime` and `ino` of files (change detection), and `steps`
  * (the size and hash of each intermediate version, which a restore enforces while it writes).
+ * Version 3 has the same fields; it is the version of the compressed, line-structured state
+ * file (`state-layout.ts`), whose fields come in this schema's order, `stats` now last (so
+ * that a writer can record its own size there once the entries are compressed). Version-2
+ * files (plain JSON, any field order) are still read.
+ *
+ * The formats of entry fields are exported for `entry-check.ts`, which checks an entry the way
+ * this schema does, only faster; a test holds the two to the same answer.
  */
 import { z } from 'zod';
 
 /** The `format` field of every state. */
 export const STATE_FORMAT = 'incremental-backups-tools/state';
-/** The schema version this release writes and reads. */
-export const STATE_VERSION = 2;
+/** The schema version this release writes (and reads, with version 2). */
+export const STATE_VERSION = 3;
+/** The older schema version this release still reads (plain JSON files). */
+export const STATE_VERSION_PLAIN = 2;
 
-const ID_PATTERN = /^\d{8}T\d{9}Z-\d{3}$/;
-const HEX16 = /^[0-9a-f]{16}$/;
-const NS = /^-?(?:0|[1-9]\d{0,18})$/;
-const INODE = /^(?:0|[1-9]\d{0,19})$/;
-const UINT32_MAX = 2 ** 32 - 1;
+/** A backup id, as a field holds it (whether it names a real instant is checked with the chain). */
+export const ID_PATTERN = /^\d{8}T\d{9}Z-\d{3}$/;
+/** An xxHash64: 16 lowercase hex digits. */
+export const HEX16 = /^[0-9a-f]{16}$/;
+/** Nanoseconds since the epoch as a decimal string: a signed 64-bit value's digits. */
+export const NS = /^-?(?:0|[1-9]\d{0,18})$/;
+/** An inode number as a decimal string: an unsigned 64-bit value's digits. */
+export const INODE = /^(?:0|[1-9]\d{0,19})$/;
+/** The largest user or group id. */
+export const UINT32_MAX = 2 ** 32 - 1;
 
 /** A string matching `pattern`, with one message for every way it can fail. */
 function patterned(pattern: RegExp, error: string) {
@@ -109,7 +123,7 @@ export const backupStatsSchema = z.strictObject({
   storedDelta: count,
   /** Bytes read from the source. */
   bytesRead: count,
-  /** Bytes of all artifacts written, the state included. */
+  /** Bytes of all artifacts written, the state file included. */
   bytesWritten: count,
   /** How long the backup took, in milliseconds. */
   durationMs: count,
@@ -216,8 +230,8 @@ export const stateEntrySchema = z.discriminatedUnion('type', [fileEntrySchema, d
 export const backupStateSchema = z.strictObject({
   /** Always `incremental-backups-tools/state`. */
   format: z.literal(STATE_FORMAT, { error: `expected "${STATE_FORMAT}"` }),
-  /** The schema version: 2. */
-  version: z.literal(STATE_VERSION, { error: `expected ${STATE_VERSION}` }),
+  /** The schema version: 3, or 2 in a state file of an older release. */
+  version: z.literal([STATE_VERSION_PLAIN, STATE_VERSION], { error: `expected ${STATE_VERSION} or ${STATE_VERSION_PLAIN}` }),
   /** The backup name (its folder in the work directory). */
   name: backupName,
   /** This backup's id. */
@@ -236,12 +250,12 @@ export const backupStateSchema = z.strictObject({
   checksum: z.boolean({ error: 'expected true or false' }),
   /** Every backup a restore of this one needs: the full backup first, this one last. */
   chain: z.array(chainLinkSchema, { error: 'expected an array of backups' }),
-  /** The backup's counters. */
-  stats: backupStatsSchema,
   /** The warnings the backup reported. */
   warnings: z.array(stateWarningSchema, { error: 'expected an array of warnings' }),
   /** The tree, sorted by path in code-unit order, each path once, every parent directory listed. */
   entries: z.array(stateEntrySchema, { error: 'expected an array of entries' }),
+  /** The backup's counters (last: they include the size of the state file itself). */
+  stats: backupStatsSchema,
 });
 
 /** A backup state document. */

@@ -1,10 +1,17 @@
 /**
  * Checking a parsed JSON value as a backup state, and saying what is wrong in one line.
  *
- * The order is: is it a state at all (`format`), of which schema version, then the version-2
- * schema, then the rules between fields. Version 1 (written by releases before the state
- * carried its parent's digest) is refused with a pointer to the fix rather than migrated: a
- * chain must be verifiable end to end, and a version-1 chain is not.
+ * The order is: is it a state at all (`format`), of which schema version, then the schema,
+ * then the rules between fields. Version 1 (written by releases before the state carried its
+ * parent's digest) is refused with a pointer to the fix rather than migrated: a chain must be
+ * verifiable end to end, and a version-1 chain is not. Which version a file must hold follows
+ * from its container: 2 in plain JSON, 3 compressed.
+ *
+ * A state is checked whole ({@link checkState}) or in parts as it streams ({@link checkHead},
+ * then {@link EntryChecker} for each entry, then {@link checkTail}). The parts are the
+ * schema's own (`omit` and `pick` of it, its entry schema), so both ways accept the same
+ * states; an entry is first offered to the fast {@link isExactEntry}, and the schema is asked
+ * only about what that does not vouch for.
  *
  * A problem reads `FIELD (CONTEXT): WHY, got VALUE`, e.g.
  * `entries[12].mtime (path "a/b"): expected a decimal string of nanoseconds, got "abc"`: the
@@ -13,39 +20,109 @@
  * state can have a million, and the message must stay readable and small.
  */
 import type { z } from 'zod';
-import { findInvariantViolation } from './invariants.js';
-import { backupStateSchema, STATE_FORMAT, STATE_VERSION, type BackupState } from './schema.js';
+import { isExactEntry } from './entry-check.js';
+import { EntryRules, findChainViolation, findInvariantViolation, type StateHead } from './invariants.js';
+import { StateProblem } from './problem.js';
+import { backupStateSchema, STATE_FORMAT, STATE_VERSION, STATE_VERSION_PLAIN, stateEntrySchema, type BackupState, type BackupStats, type StateEntry } from './schema.js';
 
 /** A state, or the one-line description of why a value is not one. */
 export type StateCheck = { ok: true; state: BackupState } | { ok: false; problem: string };
 
+/** The fields before the entries: everything but `entries` and `stats`. */
+const headSchema = backupStateSchema.omit({ entries: true, stats: true });
+/** The fields after the entries. */
+const tailSchema = backupStateSchema.pick({ stats: true });
+
 /**
- * Check `value` (parsed JSON) as a backup state: format, version, schema, then the rules
- * between fields. The state returned is a fresh copy with its fields in schema order.
+ * Check `value` (parsed JSON) as a whole backup state of schema `version`: format, version,
+ * schema, then the rules between fields. The state returned is a fresh copy with its fields in
+ * schema order. For version-2 files, and states small enough to hold twice.
  */
-export function checkState(value: unknown): StateCheck {
-  if (!isRecord(value) || value.format !== STATE_FORMAT) {
-    return { ok: false, problem: `it is not a backup state (its "format" is not ${JSON.stringify(STATE_FORMAT)})` };
-  }
-  if (value.version === 1) {
-    return {
-      ok: false,
-      problem:
-        'schema version 1 is from an older release of incremental-backups-tools, which this release does not read; start a new chain with a full backup',
-    };
-  }
-  if (value.version !== STATE_VERSION) {
-    return { ok: false, problem: `version: expected ${STATE_VERSION} (the only schema version this release reads), got ${show(value.version)}` };
+export function checkState(value: unknown, version: number = STATE_VERSION): StateCheck {
+  try {
+    checkVersion(value, version);
+  } catch (e) {
+    return { ok: false, problem: (e as StateProblem).message };
   }
   const parsed = backupStateSchema.safeParse(value, { error: fallbackMessage });
-  if (!parsed.success) {
-    const issues = parsed.error.issues;
-    const more = issues.length > 1 ? ` (and ${issues.length - 1} more problem${issues.length > 2 ? 's' : ''})` : '';
-    return { ok: false, problem: `${describeIssue(issues[0]!, value)}${more}` };
-  }
+  if (!parsed.success) return { ok: false, problem: describeIssues(parsed.error.issues, value) };
   const broken = findInvariantViolation(parsed.data);
   if (broken) return { ok: false, problem: `${fieldName(broken.field, value)}: ${broken.message}` };
   return { ok: true, state: parsed.data };
+}
+
+/**
+ * The fields before the entries (`head`, holding neither `entries` nor `stats`), checked:
+ * format, version, schema and the chain's rules. Returns a copy in schema order; throws
+ * {@link StateProblem}.
+ */
+export function checkHead(head: Record<string, unknown>, version: number = STATE_VERSION): StateHead {
+  checkVersion(head, version);
+  const parsed = headSchema.safeParse(head, { error: fallbackMessage });
+  if (!parsed.success) throw new StateProblem(describeIssues(parsed.error.issues, head));
+  const broken = findChainViolation(parsed.data);
+  if (broken) throw new StateProblem(`${fieldName(broken.field, head)}: ${broken.message}`);
+  return parsed.data;
+}
+
+/**
+ * The fields after the entries (`tail`: `stats`, and nothing else), checked. Returns a copy;
+ * throws {@link StateProblem}.
+ */
+export function checkTail(tail: Record<string, unknown>): { stats: BackupStats } {
+  const parsed = tailSchema.safeParse(tail, { error: fallbackMessage });
+  if (!parsed.success) throw new StateProblem(describeIssues(parsed.error.issues, tail));
+  return parsed.data;
+}
+
+/** The entries of a state whose head passed {@link checkHead}, checked one by one in order. */
+export class EntryChecker {
+  private readonly rules: EntryRules;
+
+  constructor(head: StateHead) {
+    this.rules = new EntryRules(head.chain);
+  }
+
+  /**
+   * Entry number `index`, checked against the schema and the rules given the entries before
+   * it: `value` itself when the schema would return it unchanged, otherwise the schema's copy.
+   * Its backup ids become the chain's strings. Throws {@link StateProblem}.
+   */
+  check(value: unknown, index: number): StateEntry {
+    let entry: StateEntry;
+    if (isExactEntry(value)) entry = value;
+    else {
+      const parsed = stateEntrySchema.safeParse(value, { error: fallbackMessage });
+      const root = { entries: { [index]: value } };
+      if (!parsed.success) throw new StateProblem(describeIssues(parsed.error.issues.map((i) => ({ ...i, path: ['entries', index, ...i.path] })), root));
+      entry = parsed.data;
+    }
+    const broken = this.rules.check(entry, index);
+    if (broken) throw new StateProblem(`${fieldName(broken.field, { entries: { [index]: value } })}: ${broken.message}`);
+    this.rules.shareIds(entry);
+    return entry;
+  }
+}
+
+/** Is `value` a state at all, of `version`? Throws {@link StateProblem}. */
+function checkVersion(value: unknown, version: number): void {
+  if (!isRecord(value) || value.format !== STATE_FORMAT) {
+    throw new StateProblem(`it is not a backup state (its "format" is not ${JSON.stringify(STATE_FORMAT)})`);
+  }
+  if (value.version === 1) {
+    throw new StateProblem(
+      'schema version 1 is from an older release of incremental-backups-tools, which this release does not read; start a new chain with a full backup',
+    );
+  }
+  if (value.version !== version) {
+    const which = version === STATE_VERSION_PLAIN ? 'the version of a state file in plain JSON' : 'the version of a compressed state file';
+    throw new StateProblem(`version: expected ${version} (${which}), got ${show(value.version)}`);
+  }
+}
+
+function describeIssues(issues: readonly z.core.$ZodIssue[], root: unknown): string {
+  const more = issues.length > 1 ? ` (and ${issues.length - 1} more problem${issues.length > 2 ? 's' : ''})` : '';
+  return `${describeIssue(issues[0]!, root)}${more}`;
 }
 
 /** Messages for the issues no field of the schema words itself (structure, mostly). */

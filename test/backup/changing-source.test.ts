@@ -27,7 +27,7 @@ describe('backups of a file rewritten under them with its mtime put back', () =>
       await utimes(join(src, 'vm.img'), KEPT_MTIME, KEPT_MTIME);
       await fullBackup(src, { workDir: work });
       const record = async (id: string) => {
-        const { state } = await readStateFile(join(work, 'src', `${id}.state.json`), { id, name: 'src' });
+        const { state } = await readStateFile(join(work, 'src', `${id}.state.json.gz`), { id, name: 'src' });
         const e = state.entries.find((x) => x.path === 'vm.img');
         return e?.type === 'file' ? e : undefined;
       };

@@ -53,7 +53,7 @@ async function forge(tmp: TempDir, entries: Forged[], tarNames: (path: string) =
 async function refused(work: string, target: string): Promise<BackupError> {
   const err = (await restoreBackup('src', target, { workDir: work }).catch((e: unknown) => e)) as BackupError;
   expect(err?.code).toBe('ECORRUPT');
-  expect(err.message).toMatch(/state \S+\.state\.json is invalid: entries\[\d+\]/);
+  expect(err.message).toMatch(/state \S+\.state\.json\.gz is invalid: entries\[\d+\]/);
   return err;
 }
 

@@ -59,7 +59,7 @@ describe('a restore with many files in flight', () => {
   it('a file that fails its hash check while others are in flight: always EHASH naming the first damaged file, no temporary file, nothing wrong', async () => {
     const copy = tmp.file('work-forged');
     await cp(work(), copy, { recursive: true });
-    const id = (await readdir(join(copy, 'src'))).find((f) => f.endsWith('.state.json'))!.replace('.state.json', '');
+    const id = (await readdir(join(copy, 'src'))).find((f) => f.endsWith('.state.json.gz'))!.replace('.state.json.gz', '');
     // Two damaged files next to each other (a consistent forgery: the state lies about their
     // hash), in flight together: whichever writer fails first, the first in the archive is named.
     await editState(copy, 'src', id, async (state) => {

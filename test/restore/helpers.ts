@@ -9,7 +9,7 @@ import { lstat, readdir, readFile, readlink, writeFile } from 'node:fs/promises'
 import { basename, join } from 'node:path';
 import { TarWriter, type TarEntryHeader } from '../../src/archive/index.js';
 import { fullBackup, incrementalBackup, type BackupReport, type Compression } from '../../src/index.js';
-import { readStateFile, type BackupState, type ChainLink } from '../../src/state/index.js';
+import { artifactFile, readStateFile, type BackupState, type ChainLink } from '../../src/state/index.js';
 import { hashChunks } from '../../src/tree/index.js';
 import { tempNameOwner } from '../../src/io/temp-name.js';
 import { seal } from '../helpers/seal.js';
@@ -29,7 +29,7 @@ export async function backupChain(src: string, workDir: string, compression: Com
 
 /** The state file of backup `id` of `name` in `workDir`. */
 export function statePath(workDir: string, name: string, id: string): string {
-  return join(workDir, name, `${id}.state.json`);
+  return join(workDir, name, artifactFile(id, 'state', 'none'));
 }
 
 /** Read backup `id`'s state, let `edit` change it, and write it back sealed (a consistent forgery). */

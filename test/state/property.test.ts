@@ -8,10 +8,10 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { fc, test } from '@fast-check/vitest';
-import { describe, expect } from 'vitest';
+import { afterAll, describe, expect } from 'vitest';
 import { BackupError } from '../../src/errors.js';
 import { artifactFile, idDate, nextId, readStateFile, serializeState, type BackupState, type StateEntry } from '../../src/state/index.js';
-import { seal } from '../helpers/seal.js';
+import { seal, sealPlain } from '../helpers/seal.js';
 import { useTempDir } from '../helpers/tools.js';
 
 type Role = 'sigvault' | 'files' | 'deltas';
@@ -108,7 +108,7 @@ const stateArb: fc.Arbitrary<BackupState> = fc
     const id = ids.at(-1)!;
     return {
       format: 'incremental-backups-tools/state',
-      version: 2,
+      version: 3,
       name: p.name,
       id,
       kind: chain.length === 1 ? 'full' : 'incremental',
@@ -118,9 +118,9 @@ const stateArb: fc.Arbitrary<BackupState> = fc
       compression: p.compression,
       checksum: p.checksum,
       chain,
-      stats: p.stats,
       warnings: p.warnings,
       entries,
+      stats: p.stats,
     };
   });
 
@@ -182,7 +182,7 @@ const tmp = useTempDir();
 describe('state files, properties', () => {
   test.prop([stateArb], { numRuns: 150 })('random valid states round-trip through serialize and read', async (state) => {
     const { bytes, digest } = await serializeState(state);
-    const path = tmp.file(`${state.id}.state.json`);
+    const path = tmp.file(`${state.id}.state.json.gz`);
     await writeFile(path, bytes);
     const read = await readStateFile(path, { id: state.id, name: state.name });
     expect(read).toEqual({ state, digest });
@@ -190,17 +190,34 @@ describe('state files, properties', () => {
   });
 
   test.prop([stateArb, mutationArb], { numRuns: 1000 })('one random mutation gives a valid state or ECORRUPT, never a raw TypeError', async (state, m) => {
-    const mutated = mutate(state, m);
-    const path = tmp.file(`${state.id}.state.json`);
-    await writeFile(path, await seal(mutated));
-    try {
-      const { state: read } = await readStateFile(path, { id: state.id, name: state.name });
-      // What a read accepts, a write accepts: the two share one definition of a valid state.
-      await serializeState(read);
-    } catch (e) {
-      if (!(e instanceof BackupError) || e.code !== 'ECORRUPT') throw e;
-      expect(e.path).toBe(path);
-      expect(e.message.startsWith(`backup state ${path} is invalid: `)).toBe(true);
-    }
+    await readMutated(mutate(state, m), state, seal);
+  });
+
+  test.prop([stateArb, mutationArb], { numRuns: 300 })('the same in a version-2 (plain JSON) file', async (state, m) => {
+    await readMutated(mutate({ ...state, version: 2 as unknown as 3 }, m), state, (value) => sealPlain(value));
   });
 });
+
+/** How the reads of mutated states ended: both must happen, or the property says nothing. */
+const outcomes = { accepted: 0, refused: 0 };
+afterAll(() => {
+  expect(outcomes.accepted).toBeGreaterThan(0);
+  expect(outcomes.refused).toBeGreaterThan(0);
+});
+
+/** Read `mutated` (of `state`), sealed by `sealer`: a valid state a write accepts, or ECORRUPT naming the file. */
+async function readMutated(mutated: Json, state: BackupState, sealer: (value: object) => Promise<Buffer>): Promise<void> {
+  const path = tmp.file(`${state.id}.state.json.gz`);
+  await writeFile(path, await sealer(mutated as object));
+  try {
+    const { state: read } = await readStateFile(path, { id: state.id, name: state.name });
+    // What a read accepts, a write accepts: the two share one definition of a valid state.
+    await serializeState({ ...read, version: 3 });
+    outcomes.accepted++;
+  } catch (e) {
+    if (!(e instanceof BackupError) || e.code !== 'ECORRUPT') throw e;
+    outcomes.refused++;
+    expect(e.path).toBe(path);
+    expect(e.message.startsWith(`backup state ${path} is invalid: `)).toBe(true);
+  }
+}

@@ -5,21 +5,24 @@
  * field. Hostile states are sealed with a correct digest here, so the checks behind the
  * digest are what is tested.
  */
+import { execFileSync } from 'node:child_process';
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { BackupError } from '../../src/errors.js';
 import {
   artifactFile,
   checkParentDigest,
+  plainStateFile,
   readStateDigest,
   readStateFile,
   serializeState,
   type BackupState,
 } from '../../src/state/index.js';
 import { hashChunks } from '../../src/tree/content-hash.js';
-import { seal } from '../helpers/seal.js';
-import { useTempDir } from '../helpers/tools.js';
+import { seal, sealPlain, sealText } from '../helpers/seal.js';
+import { requireTool, useTempDir } from '../helpers/tools.js';
 
 const A = '20260101T080000000Z-000';
 const B = '20260102T080000000Z-000';
@@ -65,7 +68,7 @@ const link = { path: 'l', type: 'symlink' as const, mode: 0o777, uid: 0, gid: 0,
 function fullState(): BackupState {
   return structuredClone({
     format: 'incremental-backups-tools/state' as const,
-    version: 2 as const,
+    version: 3 as const,
     name: 'src',
     id: A,
     kind: 'full' as const,
@@ -75,9 +78,9 @@ function fullState(): BackupState {
     compression: 'gzip' as const,
     checksum: false,
     chain: [linkA],
-    stats,
     warnings: [{ code: 'ECHANGED', path: 'a/b', message: 'changed while read' }],
     entries: [dir, file, link],
+    stats,
   });
 }
 
@@ -95,8 +98,19 @@ function incrementalState(parentDigest: string): BackupState {
   });
 }
 
+/** What `JSON.parse` says of `text`. */
+function jsonError(text: string): string {
+  try {
+    JSON.parse(text);
+  } catch (e) {
+    return (e as Error).message;
+  }
+  throw new Error(`${text} is valid JSON`);
+}
+
 const tmp = useTempDir();
 let serial = 0;
+const jq = requireTool('jq');
 
 /** A fresh folder for backup name `name`, as a work directory holds it. */
 async function nameDir(name = 'src'): Promise<string> {
@@ -106,14 +120,14 @@ async function nameDir(name = 'src'): Promise<string> {
 }
 
 async function writeState(folder: string, id: string, bytes: Buffer): Promise<string> {
-  const path = join(folder, `${id}.state.json`);
+  const path = join(folder, `${id}.state.json.gz`);
   await writeFile(path, bytes);
   return path;
 }
 
 /** Read back `value` (sealed as it is) from the file name of backup `id`; return the error. */
-async function readBack(value: unknown, id = A): Promise<{ path: string; error: BackupError }> {
-  const path = await writeState(await nameDir(), id, await seal(value));
+async function readBack(value: object, id = A, sealer: (value: object) => Promise<Buffer> = seal): Promise<{ path: string; error: BackupError }> {
+  const path = await writeState(await nameDir(), id, await sealer(value));
   const error = await readStateFile(path, { id, name: 'src' }).then(
     () => {
       throw new Error('the state was accepted');
@@ -125,7 +139,7 @@ async function readBack(value: unknown, id = A): Promise<{ path: string; error: 
 }
 
 /** `value` is refused as ECORRUPT, naming the file, the field and the reason. */
-async function expectCorrupt(value: unknown, field: string, why: string | RegExp, id = A): Promise<void> {
+async function expectCorrupt(value: object, field: string, why: string | RegExp, id = A): Promise<void> {
   const { path, error } = await readBack(value, id);
   expect(error.code).toBe('ECORRUPT');
   expect(error.path).toBe(path);
@@ -136,16 +150,50 @@ async function expectCorrupt(value: unknown, field: string, why: string | RegExp
 }
 
 describe('state files round-trip', () => {
-  it('serializes without spaces, with the digest last, and reads back the same state', async () => {
+  it('is gzip of one JSON document, one entry per line, the digest last, and reads back the same state', async () => {
     const state = fullState();
     const { bytes, digest } = await serializeState(state);
-    const text = bytes.toString('utf8');
-    expect(text.startsWith('{"format":"incremental-backups-tools/state","version":2,')).toBe(true);
-    expect(text.endsWith(`,"digest":"${digest}"}`)).toBe(true);
+    const text = gunzipSync(bytes).toString('utf8');
+    const lines = text.split('\n');
+    expect(lines[0]).toMatch(/^\{"format":"incremental-backups-tools\/state","version":3,"name":"src",.*,"warnings":\[$/);
+    expect(lines.slice(1)).toEqual([
+      JSON.stringify(state.warnings[0]),
+      '],"entries":[',
+      `${JSON.stringify(dir)},`,
+      `${JSON.stringify(file)},`,
+      JSON.stringify(link),
+      `],"stats":${JSON.stringify(stats)},"digest":"${digest}"}`,
+    ]);
+    expect(JSON.parse(text)).toEqual({ ...state, digest });
     expect(bytes).toEqual(await seal(state));
     const path = await writeState(await nameDir(), A, bytes);
     expect(await readStateFile(path, { id: A, name: 'src' })).toEqual({ state, digest });
     expect(await readStateDigest(path)).toBe(digest);
+  });
+
+  it('records its own size in stats.bytesWritten, also where that adds a digit', async () => {
+    const plainSize = (await serializeState(fullState(), { artifactBytes: 0 })).bytes.length;
+    for (const artifactBytes of [0, 1234, 999_999 - plainSize, 1_000_000 - plainSize, 1_000_001 - plainSize, 2 ** 40]) {
+      const { bytes } = await serializeState(fullState(), { artifactBytes });
+      const path = await writeState(await nameDir(), A, bytes);
+      const { state } = await readStateFile(path, { id: A, name: 'src' });
+      expect(state.stats.bytesWritten).toBe(artifactBytes + bytes.length);
+    }
+  });
+
+  it('a version-2 state file (plain JSON, written by an older release) is still read, its digest from its last bytes', async () => {
+    const { entries, stats: counters, ...fields } = fullState();
+    const v2 = { ...fields, version: 2, stats: counters, entries };
+    const bytes = await sealPlain(v2);
+    const path = join(await nameDir(), plainStateFile(A));
+    await writeFile(path, bytes);
+    const digest = await hashChunks([Buffer.from(JSON.stringify(v2))]);
+    expect(await readStateFile(path, { id: A, name: 'src' })).toEqual({ state: v2, digest });
+    expect(await readStateDigest(path)).toBe(digest);
+    // The version goes with the container: plain JSON holds 2, gzip 3.
+    await writeFile(path, await sealPlain(fullState()));
+    await expect(readStateFile(path, { id: A, name: 'src' })).rejects.toMatchObject({ code: 'ECORRUPT', message: expect.stringContaining('version: expected 2 (the version of a state file in plain JSON), got 3') });
+    await expectCorrupt({ ...fullState(), version: 2 }, 'version', 'expected 3 (the version of a compressed state file), got 2');
   });
 
   it('an incremental whose parent digest is its parent file\'s passes the parent check', async () => {
@@ -162,6 +210,16 @@ describe('state files round-trip', () => {
     const state = fullState();
     (state.entries[1] as { mtime: string }).mtime = 'abc';
     await expect(serializeState(state)).rejects.toMatchObject({ code: 'EINTERNAL', message: expect.stringContaining('entries[1].mtime (path "a/b")') });
+  });
+});
+
+describe.skipIf(jq.skip)(`a state file read without this library${jq.note}`, () => {
+  it('zcat and jq read it as the README says (manual recovery)', async () => {
+    const state = incrementalState(HASH);
+    const path = await writeState(await nameDir(), B, (await serializeState(state)).bytes);
+    const run = (filter: string) => execFileSync('sh', ['-c', `zcat "$1" | jq -r '${filter}'`, 'sh', path], { encoding: 'utf8' });
+    expect(run('.chain[].id')).toBe(`${A}\n${B}\n`);
+    expect(run('.entries[].path')).toBe('a\na/b\nl\n');
   });
 });
 
@@ -214,21 +272,84 @@ describe('swapped, renamed and foreign states', () => {
 });
 
 describe('damaged files', () => {
-  it('a damaged byte that leaves valid JSON is ECORRUPT (digest)', async () => {
+  it('a changed byte of the text that leaves valid JSON is ECORRUPT (digest)', async () => {
     const bytes = (await serializeState(fullState())).bytes;
-    const at = bytes.indexOf('"mode":755') + 8;
-    bytes[at] = '4'.charCodeAt(0);
-    const path = await writeState(await nameDir(), A, bytes);
+    const text = gunzipSync(bytes.subarray(0, -52)).toString('utf8');
+    expect(text).toContain('"mode":493');
+    const damaged = Buffer.concat([gzipSync(text.replace('"mode":493', '"mode":484')), bytes.subarray(-52)]);
+    const path = await writeState(await nameDir(), A, damaged);
     await expect(readStateFile(path, { id: A, name: 'src' })).rejects.toMatchObject({ code: 'ECORRUPT', message: `backup state ${path} is invalid: its digest does not match its content (the file is damaged)` });
+  });
+
+  it('a bit flipped anywhere is ECORRUPT naming the file in one line (never a zlib error), or changes nothing the file says', async () => {
+    const state = fullState();
+    const { bytes, digest } = await serializeState(state);
+    const folder = await nameDir();
+    const tailText = `],"stats":${JSON.stringify(stats)}`;
+    const members = [0, bytes.length - 52 - (tailText.length + 23), bytes.length - 52];
+    const accepted: number[] = [];
+    for (let at = 0; at < bytes.length; at++) {
+      const damaged = Buffer.from(bytes);
+      damaged[at]! ^= 1 << at % 8;
+      const path = await writeState(folder, A, damaged);
+      const read = await readStateFile(path, { id: A, name: 'src' }).catch((e: unknown) => e);
+      if (read instanceof BackupError) {
+        expect(read).toMatchObject({ code: 'ECORRUPT', path });
+        expect(read.message.startsWith(`backup state ${path} is invalid: `)).toBe(true);
+        expect(read.message).not.toContain('\n');
+      } else {
+        expect(read, `bit flipped at byte ${at}`).toEqual({ state, digest });
+        accepted.push(at);
+      }
+    }
+    // Covered by no check: the gzip headers' text flag, time and system bytes (3 to 9), the
+    // padding bits of a stored block's first byte (10) and of the body's last deflate byte.
+    const unchecked = (at: number) => members.some((m) => at - m >= 3 && at - m <= 10) || at === members[1]! - 9;
+    expect(accepted.filter((at) => !unchecked(at))).toEqual([]);
+    expect(accepted.length).toBeLessThan(3 * 8);
   });
 
   it('a truncated file is ECORRUPT, also for readStateDigest', async () => {
     const bytes = (await serializeState(fullState())).bytes;
-    for (const cut of [bytes.subarray(0, bytes.length - 1), bytes.subarray(0, 10), Buffer.alloc(0)]) {
+    for (const cut of [bytes.subarray(0, bytes.length - 1), bytes.subarray(0, bytes.length - 52), bytes.subarray(0, 60), bytes.subarray(0, 10), Buffer.alloc(0)]) {
       const path = await writeState(await nameDir(), A, cut);
       await expect(readStateFile(path, { id: A, name: 'src' })).rejects.toMatchObject({ code: 'ECORRUPT', path, message: expect.stringContaining('truncated') });
       await expect(readStateDigest(path)).rejects.toMatchObject({ code: 'ECORRUPT', path });
     }
+  });
+
+  it('bytes after the seal, or between its members, are ECORRUPT', async () => {
+    const bytes = (await serializeState(fullState())).bytes;
+    for (const extra of [Buffer.from('x'), gzipSync('{}'), Buffer.alloc(52)]) {
+      const path = await writeState(await nameDir(), A, Buffer.concat([bytes, extra]));
+      await expect(readStateFile(path, { id: A, name: 'src' })).rejects.toMatchObject({ code: 'ECORRUPT', path, message: expect.stringContaining('truncated') });
+      await expect(readStateDigest(path)).rejects.toMatchObject({ code: 'ECORRUPT', path });
+    }
+    const inside = Buffer.concat([bytes.subarray(0, -52), Buffer.from('junk'), bytes.subarray(-52)]);
+    const path = await writeState(await nameDir(), A, inside);
+    await expect(readStateFile(path, { id: A, name: 'src' })).rejects.toMatchObject({ code: 'ECORRUPT', path, message: `backup state ${path} is invalid: its compressed data is damaged (incorrect header check)` });
+  });
+
+  it('a seal whose digest was changed is ECORRUPT: without its CRC fixed the file has no digest, with it the digest does not match', async () => {
+    const { bytes, digest } = await serializeState(fullState());
+    const other = digest.replace(/^./, (c) => (c === '0' ? '1' : '0'));
+    const edited = Buffer.from(bytes);
+    edited.write(other, bytes.length - 8 - 2 - 16, 'latin1');
+    let path = await writeState(await nameDir(), A, edited);
+    await expect(readStateFile(path, { id: A, name: 'src' })).rejects.toMatchObject({ code: 'ECORRUPT', message: expect.stringContaining('truncated or has no digest') });
+    await expect(readStateDigest(path)).rejects.toMatchObject({ code: 'ECORRUPT', path });
+    const resealed = Buffer.concat([bytes.subarray(0, -52), gzipSync(`,"digest":"${other}"}`, { level: 0 })]);
+    path = await writeState(await nameDir(), A, resealed);
+    expect(await readStateDigest(path)).toBe(other);
+    await expect(readStateFile(path, { id: A, name: 'src' })).rejects.toMatchObject({ code: 'ECORRUPT', message: `backup state ${path} is invalid: its digest does not match its content (the file is damaged)` });
+  });
+
+  it('damage wins over what it broke: an invalid entry in a file whose digest does not match is reported as damage', async () => {
+    const bad = fullState();
+    (bad.entries[1] as { mtime: string }).mtime = 'abc';
+    const text = gunzipSync(await seal(bad)).toString('utf8').slice(0, -29);
+    const path = await writeState(await nameDir(), A, await sealText(text, '0123456789abcdef'));
+    await expect(readStateFile(path, { id: A, name: 'src' })).rejects.toMatchObject({ code: 'ECORRUPT', message: expect.stringContaining('its digest does not match') });
   });
 
   it('a missing file is EMISSING and an unreadable one EIO, naming it', async () => {
@@ -252,6 +373,11 @@ describe('damaged files', () => {
     const sealed = Buffer.concat([latin.subarray(0, -1), Buffer.from(`,"digest":"${await digestOf(latin)}"}`)]);
     const path2 = await writeState(await nameDir(), A, sealed);
     await expect(readStateFile(path2, { id: A, name: 'src' })).rejects.toMatchObject({ code: 'ECORRUPT', message: expect.stringContaining('not valid UTF-8') });
+    // The same in a compressed file.
+    const path3 = await writeState(await nameDir(), A, await sealText('{"format":,'));
+    await expect(readStateFile(path3, { id: A, name: 'src' })).rejects.toMatchObject({ code: 'ECORRUPT', message: `backup state ${path3} is invalid: line 1 is not valid JSON (${jsonError('{"format":,}')})` });
+    const path4 = await writeState(await nameDir(), A, await sealText(latin.subarray(0, -1)));
+    await expect(readStateFile(path4, { id: A, name: 'src' })).rejects.toMatchObject({ code: 'ECORRUPT', message: `backup state ${path4} is invalid: it is not valid UTF-8` });
   });
 
   it('a version-1 state (an older release) is ECORRUPT saying to start a new chain', async () => {
@@ -259,8 +385,43 @@ describe('damaged files', () => {
     const { error } = await readBack(v1);
     expect(error.code).toBe('ECORRUPT');
     expect(error.message).toMatch(/schema version 1 is from an older release.*start a new chain with a full backup/);
-    await expectCorrupt({ ...fullState(), version: 3 }, 'version', 'expected 2 (the only schema version this release reads), got 3');
+    const { error: plain } = await readBack(v1, A, sealPlain);
+    expect(plain.message).toMatch(/schema version 1 is from an older release.*start a new chain with a full backup/);
+    await expectCorrupt({ ...fullState(), version: 4 }, 'version', 'expected 3 (the version of a compressed state file), got 4');
     await expectCorrupt({ format: 'something else' }, '', /not a backup state/);
+  });
+});
+
+describe('the layout of a version-3 file', () => {
+  it('fields out of schema order are ECORRUPT naming the field', async () => {
+    const { chain, warnings, entries, stats: counters, ...head } = fullState();
+    await expectCorrupt({ ...head, chain, warnings, stats: counters, entries }, 'entries', 'expected before stats (a version-3 state lists its fields in schema order)');
+    await expectCorrupt({ ...head, warnings, chain, entries, stats: counters }, 'chain', 'expected before warnings');
+  });
+
+  it('a file whose entries are not one per line is checked whole, as one value', async () => {
+    const state = fullState();
+    const path = await writeState(await nameDir(), A, await sealText(JSON.stringify(state).slice(0, -1)));
+    expect((await readStateFile(path, { id: A, name: 'src' })).state).toEqual(state);
+    await expectCorrupt({ ...fullState(), entries: null }, 'entries', 'expected an array of entries, got null');
+    await expectCorrupt({ ...fullState(), entries: undefined }, 'entries', 'missing');
+  });
+
+  it('a list with a comma after its last element, or text after the end, is ECORRUPT naming the line', async () => {
+    const text = gunzipSync(await seal(fullState())).toString('utf8').slice(0, -29);
+    for (const [bad, why] of [
+      [text.replace(/("target":"\.\.\/elsewhere"\})\n/, '$1,\n'), 'line 7: "]" after a comma (the list\'s last element has none)'],
+      [`${text}}\n{"a":1`, 'line 8: text after the end of the document'],
+    ] as const) {
+      expect(bad).not.toBe(text);
+      const path = await writeState(await nameDir(), A, await sealText(bad));
+      await expect(readStateFile(path, { id: A, name: 'src' })).rejects.toMatchObject({ code: 'ECORRUPT', message: `backup state ${path} is invalid: ${why}` });
+    }
+  });
+
+  it('a state of another backup is refused as soon as its entries begin: its fields before them say so', async () => {
+    const { error } = await readBack({ ...fullState(), entries: [{ not: 'an entry' }] }, B);
+    expect(error.message).toContain(`id: it is the state of backup "${A}", not of "${B}"`);
   });
 });
 
