@@ -1,40 +1,56 @@
 /**
  * Writing a tar archive (optionally gzipped) to a file, entry by entry, with backpressure.
  *
- * tar-stream formats each entry (ustar, PAX for long or unicode names, base-256 sizes past
- * 8 GiB). Every entry gets its own small pack stream, whose output is exactly that entry's
- * header, data and padding once the two end-of-archive blocks are held back; the writer
- * appends those bytes to the archive and adds the end-of-archive blocks itself in `finish`.
- * Knowing where each entry's bytes start and stop is what lets compression follow content:
- * deflating data that is already compressed (photos, archives, video) is the slowest thing a
- * backup can do and gains nothing, so the first chunk of each large entry is sampled and,
- * when its bytes look random, the entry goes into a gzip member of stored (level 0) blocks.
- * A gzip file may hold any number of members (RFC 1952 §2.2); gzip, GNU tar and node read
- * them as one stream, so the archive is still one ordinary .tar.gz.
+ * A backup writes tens of thousands of entries of a few KiB, so the cost that matters is per
+ * entry, not per byte. Each entry's header is encoded synchronously (tar-header.ts: the bytes
+ * tar-stream writes, PAX for long or unicode names, base-256 sizes past 8 GiB) and copied,
+ * with the body and its padding, into a 1 MiB block; a body already in memory (a
+ * `Uint8Array`) is copied in one go, with no stream, and waits only when a block fills and too
+ * many are in flight. Only a full block goes on: written in one
+ * call, or, with gzip, compressed as an independent gzip member on the thread pool
+ * (gzip-members.ts), several blocks at once, written strictly in order (ordered-writes.ts).
+ * Blocks are cut at fixed offsets of the tar stream and each member's level depends on its
+ * block's bytes alone, so the archive is byte-identical whatever the timing or the number of
+ * blocks in flight.
+ *
+ * Memory, per open writer and whatever the entry count or sizes: the 1 MiB block being
+ * filled, plus at most `inFlight` blocks queued (default {@link DEFAULT_IN_FLIGHT}: the cores,
+ * 2 or 3 with libuv's default thread pool), each holding its 1 MiB of tar bytes and, while it
+ * is compressed, a 1.06 MiB output buffer, ~0.3 MiB of zlib state and the member itself: under
+ * 1 + 3 × inFlight MiB (7–10 MiB by default, 25 MiB at most).
  *
  * The archive is written under a temporary name beside the destination, hashed and counted
  * as it goes, fsync'd, and renamed into place only in `finish`: a crash leaves a stray
- * temporary file, never a half-written archive under the real name. Header metadata is best
- * effort (tar-stream drops sub-second mtimes, mis-encodes mtimes from 2038 on and clamps
- * large uids): the backup state is authoritative and the headers serve manual recovery.
+ * temporary file, never a half-written archive under the real name. The first write failure
+ * (ENOSPC, EIO) is what every later call reports. Header metadata is best effort (sub-second
+ * mtimes dropped, mtimes outside 1970–2038 stored as 0, large uids clamped): the backup state
+ * is authoritative and the headers serve manual recovery.
  */
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { createGzip, type Gzip } from 'node:zlib';
-import tar from 'tar-stream';
 import { createContentHasher, type ContentHasher } from '../tree/content-hash.js';
 import { wrapIoError } from '../errors.js';
 import { tempName } from '../io/temp-name.js';
+import { gzipMember } from './gzip-members.js';
+import { OrderedWrites } from './ordered-writes.js';
+import { encodeTarHeader, writeTarHeader, type TarHeaderFields } from './tar-header.js';
+
+export { looksIncompressible } from './gzip-members.js';
 
 /** The header of an entry being written. */
 export interface TarEntryHeader {
+  /** Entry path inside the archive. */
   name: string;
+  /** Entry type. */
   type: 'file' | 'directory' | 'symlink';
   /** Permission bits. */
   mode: number;
   /** Modification time in nanoseconds (decimal string), stored at whole-second precision. */
   mtime: string;
+  /** Owner (clamped in the header when large). */
   uid?: number;
+  /** Group (clamped in the header when large). */
   gid?: number;
   /** Byte count of a file entry's body. */
   size?: number;
@@ -44,200 +60,201 @@ export interface TarEntryHeader {
 
 /** Size and content hash of a finished archive file. */
 export interface ArchiveSummary {
+  /** Bytes in the archive file. */
   size: number;
+  /** Content hash of the archive file. */
   hash: string;
 }
 
 /** Archive compression. */
 export type Compression = 'gzip' | 'none';
 
-/** Latest time tar-stream encodes correctly (2038-01-19). */
+/** Tuning of a {@link TarWriter}; none of it changes the bytes written. */
+export interface TarWriterOptions {
+  /** Blocks compressed or written concurrently before `add` waits (default {@link DEFAULT_IN_FLIGHT}). */
+  inFlight?: number;
+}
+
+/**
+ * Blocks in flight by default: one per core, at least 2 (one compressing while one is
+ * written), at most 8, and always fewer than libuv's thread pool has threads (4 unless
+ * `UV_THREADPOOL_SIZE` says otherwise), so that the file system calls of the rest of the
+ * backup (opening and reading the files being archived) never queue behind compressions.
+ */
+export const DEFAULT_IN_FLIGHT = Math.max(2, Math.min(availableParallelism(), 8, (Number(process.env.UV_THREADPOOL_SIZE) || 4) - 1));
+/** Tar bytes gathered into one write and one gzip member. */
+const BLOCK = 1 << 20;
+/** Latest time a tar header holds as tar-stream encodes it (2038-01-19). */
 const MAX_HEADER_SECONDS = 2 ** 31 - 1;
 /** Two zero blocks end a tar archive. */
-const END_OF_ARCHIVE = 1024;
-/** gzip level for compressible data: archives are written once per backup, so speed beats the last percent. */
-const GZIP_LEVEL = 1;
-/** Entries smaller than this are deflated whatever they hold: a new gzip member costs a few bytes. */
-const SNIFF_MIN = 64 * 1024;
-/** Bytes sampled, and the entropy (bits per byte) above which a sample counts as incompressible. */
-const SNIFF_BYTES = 16 * 1024;
-const INCOMPRESSIBLE_BITS = 7.5;
-
-/** Whether `chunk` looks already compressed: the byte entropy of its first bytes is near 8 bits. */
-export function looksIncompressible(chunk: Uint8Array): boolean {
-  const n = Math.min(chunk.length, SNIFF_BYTES);
-  if (n < 1024) return false;
-  const counts = new Uint32Array(256);
-  for (let i = 0; i < n; i++) counts[chunk[i]!]!++;
-  let bits = 0;
-  for (const c of counts) if (c > 0) bits -= (c / n) * Math.log2(c / n);
-  return bits > INCOMPRESSIBLE_BITS;
-}
-
-/** One gzip member being written, and the loop copying its output to the file. */
-interface Member {
-  level: number;
-  gzip: Gzip;
-  copied: Promise<void>;
-}
+const END_OF_ARCHIVE = new Uint8Array(1024);
+const ZEROS = new Uint8Array(512);
 
 /** Streams entries into a tar file that appears under its name only when finished. */
 export class TarWriter {
   private readonly tmp: string;
-  private handle?: Promise<FileHandle>;
+  private readonly queue: OrderedWrites;
+  private file?: Promise<FileHandle>;
   private hasher?: Promise<ContentHasher>;
-  private member?: Member;
+  private block?: Buffer;
+  private fill = 0;
   private size = 0;
   /**
-   * The first failure writing the file (ENOSPC, EIO). Streams torn down after it report only
-   * their own teardown ("aborted", "destroyed"), so every error path reports this one instead.
+   * The first failure writing the file (ENOSPC, EIO): whatever fails after it (a torn-down
+   * queue, a closed file) is a consequence, so every error path reports this one instead.
    */
   private failure?: unknown;
+  /** Why no entry may be added any more: one failed after part of it was written, or the archive was finished or aborted. */
+  private broken?: unknown;
+  private aborted = false;
   /** Entries written. */
   entries = 0;
 
   private constructor(
     readonly path: string,
     private readonly compression: Compression,
+    options: TarWriterOptions,
   ) {
     this.tmp = join(dirname(path), tempName(basename(path)));
+    this.queue = new OrderedWrites((bytes) => this.write(bytes), Math.max(1, options.inFlight ?? DEFAULT_IN_FLIGHT));
   }
 
-  /** Start writing the archive `path`; the file is created with the first entry. */
-  static create(path: string, compression: Compression = 'none'): TarWriter {
-    return new TarWriter(path, compression);
+  /** Start writing the archive `path`; the file is created when the first block is written. */
+  static create(path: string, compression: Compression = 'none', options: TarWriterOptions = {}): TarWriter {
+    return new TarWriter(path, compression, options);
   }
 
-  /** Append bytes to the file, hashing and counting them. */
-  private async emit(chunk: Uint8Array): Promise<void> {
-    this.handle ??= open(this.tmp, 'wx');
-    this.hasher ??= createContentHasher();
+  /**
+   * Append one entry. A file's body is its bytes in memory (the fast path) or a stream that
+   * must yield exactly `header.size` bytes; other entries have none. A body of the wrong size
+   * fails before anything is written when it is in memory; a stream that fails or runs long or
+   * short leaves a partial entry behind, and the archive can then only be aborted.
+   */
+  async add(header: TarEntryHeader, body?: Uint8Array | AsyncIterable<Uint8Array>): Promise<void> {
+    const stop = this.failure ?? this.broken;
+    if (stop !== undefined) throw wrapIoError(stop, this.path, 'writing');
+    const isFile = header.type === 'file';
+    const inMemory = body instanceof Uint8Array ? body : undefined;
+    const size = isFile ? header.size ?? inMemory?.length ?? 0 : 0;
+    let started = false;
     try {
-      const [fh, hasher] = await Promise.all([this.handle, this.hasher]);
-      hasher.update(chunk);
-      this.size += chunk.length;
-      await fh.write(chunk);
+      if (isFile && inMemory && inMemory.length !== size) throw sizeMismatch(header.name, inMemory.length, size);
+      const fields: TarHeaderFields = {
+        name: header.name,
+        type: header.type,
+        mode: header.mode,
+        uid: header.uid,
+        gid: header.gid,
+        size,
+        mtime: headerSeconds(header.mtime),
+        linkname: header.linkname,
+      };
+      // Every part of an entry is a whole number of 512-byte records, so a header always finds
+      // room at the fill point of a block; only a PAX header goes through a buffer of its own.
+      this.block ??= Buffer.allocUnsafe(BLOCK);
+      const plain = writeTarHeader(fields, this.block, this.fill);
+      const pax = plain ? undefined : encodeTarHeader(fields);
+      started = true;
+      if (plain) this.fill += 512;
+      await (pax ? this.append(pax) : this.passIfFull());
+      if (isFile) {
+        if (inMemory) await this.append(inMemory);
+        else await this.appendStream(header.name, body as AsyncIterable<Uint8Array> | undefined, size);
+        await this.append(ZEROS.subarray(0, (512 - (size % 512)) % 512));
+      }
+      this.entries++;
+    } catch (e) {
+      if (started) this.broken ??= e;
+      throw wrapIoError(this.failure ?? e, this.path, 'writing');
+    }
+  }
+
+  /** Copy a streamed body in, checking that it yields exactly `size` bytes. */
+  private async appendStream(name: string, body: AsyncIterable<Uint8Array> | undefined, size: number): Promise<void> {
+    let seen = 0;
+    for await (const chunk of body ?? []) {
+      seen += chunk.length;
+      if (seen > size) throw sizeMismatch(name, seen, size);
+      await this.append(chunk);
+    }
+    if (seen !== size) throw sizeMismatch(name, seen, size);
+  }
+
+  /**
+   * Copy tar bytes into the current block, passing each full block on. Returns a promise only
+   * when a block was passed on: most entries of a small file fit and cost no asynchronous step.
+   */
+  private append(bytes: Uint8Array): Promise<void> | undefined {
+    if (this.fill + bytes.length < BLOCK) {
+      this.block ??= Buffer.allocUnsafe(BLOCK);
+      this.block.set(bytes, this.fill);
+      this.fill += bytes.length;
+      return undefined;
+    }
+    return this.appendAcross(bytes);
+  }
+
+  private async appendAcross(bytes: Uint8Array): Promise<void> {
+    for (let at = 0; at < bytes.length; ) {
+      this.block ??= Buffer.allocUnsafe(BLOCK);
+      const n = Math.min(BLOCK - this.fill, bytes.length - at);
+      this.block.set(bytes.subarray(at, at + n), this.fill);
+      this.fill += n;
+      at += n;
+      await this.passIfFull();
+    }
+  }
+
+  private passIfFull(): Promise<void> | undefined {
+    return this.fill === BLOCK ? this.passBlock() : undefined;
+  }
+
+  /** Queue the current block (compressed when gzipping); waits while too many are in flight. */
+  private async passBlock(): Promise<void> {
+    const tar = this.block!.subarray(0, this.fill);
+    this.block = undefined;
+    this.fill = 0;
+    await this.queue.push(this.compression === 'gzip' ? gzipMember(tar) : Promise.resolve(tar));
+  }
+
+  /** Write bytes at the end of the file, hashing and counting them; called in order, one at a time. */
+  private async write(bytes: Uint8Array): Promise<void> {
+    try {
+      // An add still running when abort was called must not create the file again.
+      if (this.aborted) throw new Error('the archive was aborted');
+      this.file ??= open(this.tmp, 'wx');
+      this.hasher ??= createContentHasher();
+      const [fh, hasher] = await Promise.all([this.file, this.hasher]);
+      hasher.update(bytes);
+      this.size += bytes.length;
+      // A write near a full disk can be short: the rest must go in a second call, which then
+      // reports ENOSPC, rather than be lost.
+      for (let at = 0; at < bytes.length; ) {
+        const { bytesWritten } = await fh.write(bytes, at, bytes.length - at);
+        if (bytesWritten === 0) throw new Error('the file system accepted no bytes');
+        at += bytesWritten;
+      }
     } catch (e) {
       this.failure ??= e;
       throw e;
     }
   }
 
-  /** Append tar bytes, through the current gzip member when compressing. */
-  private async put(chunk: Uint8Array): Promise<void> {
-    if (this.failure !== undefined) throw this.failure;
-    if (!this.member) return this.emit(chunk);
-    const gz = this.member.gzip;
-    if (!gz.write(chunk)) await drained(gz);
-  }
-
-  /** Make sure the current gzip member deflates at `level`, starting a new member if not. */
-  private async useLevel(level: number): Promise<void> {
-    if (this.member?.level === level) return;
-    await this.endMember();
-    const gzip = createGzip({ level, chunkSize: 256 * 1024 });
-    const copied = (async () => {
-      for await (const out of gzip) await this.emit(out as Uint8Array);
-    })();
-    // A failed write ends the copy loop; the member must then fail its writers too, or a
-    // producer waiting for 'drain' would wait forever.
-    copied.catch((e: unknown) => gzip.destroy(e as Error));
-    this.member = { level, gzip, copied };
-  }
-
-  private async endMember(): Promise<void> {
-    const m = this.member;
-    if (!m) return;
-    this.member = undefined;
-    m.gzip.end();
-    await m.copied;
-  }
-
-  /** Append one entry; `body` must yield exactly `header.size` bytes for a file. */
-  async add(header: TarEntryHeader, body?: AsyncIterable<Uint8Array>): Promise<void> {
-    let release: (() => Promise<unknown>) | undefined;
-    try {
-      let level = GZIP_LEVEL;
-      if (this.compression === 'gzip' && body && (header.size ?? 0) >= SNIFF_MIN) {
-        const sniffed = await sniff(body);
-        body = sniffed.body;
-        release = sniffed.release;
-        if (sniffed.incompressible) level = 0;
-      }
-      if (this.compression === 'gzip') await this.useLevel(level);
-      await this.writeEntry(header, body);
-      this.entries++;
-    } catch (e) {
-      throw wrapIoError(this.failure ?? e, this.path, 'writing');
-    } finally {
-      await release?.();
-    }
-  }
-
-  private async writeEntry(header: TarEntryHeader, body: AsyncIterable<Uint8Array> | undefined): Promise<void> {
-    const pack = tar.pack();
-    const seconds = Number(BigInt(header.mtime) / 1_000_000_000n);
-    let failed: unknown;
-    pack.on('error', (e: unknown) => {
-      failed ??= e;
-    });
-    const entryDone = new Promise<void>((resolve, reject) => {
-      const sink = pack.entry(
-        {
-          name: header.name,
-          type: header.type,
-          mode: header.mode,
-          mtime: new Date(seconds >= 0 && seconds <= MAX_HEADER_SECONDS ? seconds * 1000 : 0),
-          uid: header.uid,
-          gid: header.gid,
-          size: header.type === 'file' ? header.size ?? 0 : 0,
-          linkname: header.linkname,
-        },
-        (err) => (err ? reject(err) : resolve()),
-      );
-      sink.on('error', reject);
-      if (header.type !== 'file') return;
-      void (async () => {
-        try {
-          for await (const chunk of body ?? []) {
-            if (!sink.write(chunk as Buffer)) await drained(sink);
-          }
-          (sink as unknown as { end(): void }).end();
-        } catch (e) {
-          sink.destroy(e as Error);
-          reject(e);
-        }
-      })();
-    });
-    entryDone.then(() => pack.finalize(), () => undefined);
-    const copied = this.copyEntry(pack as unknown as AsyncIterable<Uint8Array>);
-    await Promise.all([entryDone, copied]);
-    if (failed !== undefined) throw failed;
-  }
-
-  /** Copy a one-entry pack's output, holding back its end-of-archive blocks. */
-  private async copyEntry(pack: AsyncIterable<Uint8Array>): Promise<void> {
-    let held: Uint8Array = new Uint8Array(0);
-    for await (const chunk of pack) {
-      const all = held.length === 0 ? chunk : Buffer.concat([held, chunk]);
-      const cut = Math.max(0, all.length - END_OF_ARCHIVE);
-      if (cut > 0) await this.put(all.subarray(0, cut));
-      held = all.subarray(cut);
-    }
-  }
-
   /** Close the archive and rename it into place; returns its size and hash. */
   async finish(): Promise<ArchiveSummary> {
     try {
-      if (this.compression === 'gzip') await this.useLevel(GZIP_LEVEL);
-      await this.put(new Uint8Array(END_OF_ARCHIVE));
-      await this.endMember();
-      const fh = await (this.handle ??= open(this.tmp, 'wx'));
-      const hasher = await (this.hasher ??= createContentHasher());
+      const stop = this.failure ?? this.broken;
+      if (stop !== undefined) throw stop;
+      await this.append(END_OF_ARCHIVE);
+      if (this.fill > 0) await this.passBlock();
+      await this.queue.flush();
+      const fh = await this.file!;
+      const hasher = await this.hasher!;
       await fh.sync();
+      this.file = undefined;
       await fh.close();
-      this.handle = undefined;
       await rename(this.tmp, this.path);
+      this.broken = new Error('the archive is already finished');
       return { size: this.size, hash: hasher.digest() };
     } catch (e) {
       const cause = this.failure ?? e;
@@ -248,58 +265,22 @@ export class TarWriter {
 
   /** Stop and remove the temporary file. */
   async abort(): Promise<void> {
-    this.member?.gzip.destroy();
-    await this.member?.copied.catch(() => undefined);
-    this.member = undefined;
-    const fh = await this.handle?.catch(() => undefined);
+    this.aborted = true;
+    this.broken ??= new Error('the archive was aborted');
+    await this.queue.settled();
+    const fh = await this.file?.catch(() => undefined);
+    this.file = undefined;
     await fh?.close().catch(() => undefined);
-    this.handle = undefined;
     await rm(this.tmp, { force: true }).catch(() => undefined);
   }
 }
 
-/**
- * Peek at the first chunk of `body`: whether it looks incompressible, and the whole body
- * again. The peek has started `body`, so whatever happens next `release` must be called: it
- * ends `body` (running its clean-up, such as closing the file it reads) if nothing else did.
- */
-async function sniff(body: AsyncIterable<Uint8Array>): Promise<{ incompressible: boolean; body: AsyncIterable<Uint8Array>; release: () => Promise<unknown> }> {
-  const it = body[Symbol.asyncIterator]();
-  const first = await it.next();
-  return {
-    release: async () => it.return?.(),
-    incompressible: !first.done && looksIncompressible(first.value),
-    body: (async function* () {
-      if (first.done) return;
-      yield first.value;
-      for (let n = await it.next(); !n.done; n = await it.next()) yield n.value;
-    })(),
-  };
+/** Whole seconds of a nanosecond timestamp, or 0 outside what the header field holds. */
+function headerSeconds(mtimeNs: string): number {
+  const seconds = Number(BigInt(mtimeNs) / 1_000_000_000n);
+  return seconds >= 0 && seconds <= MAX_HEADER_SECONDS ? seconds : 0;
 }
 
-/**
- * Wait until `sink` wants more. A sink already torn down never emits another event, so
- * waiting for one would hang: that is an immediate failure instead.
- */
-function drained(sink: NodeJS.WritableStream): Promise<void> {
-  const state = sink as NodeJS.WritableStream & { destroyed?: boolean; errored?: Error | null };
-  if (state.destroyed) return Promise.reject(state.errored ?? new Error('the stream was torn down'));
-  return new Promise((resolve, reject) => {
-    const cleanup = (): void => {
-      sink.removeListener('drain', onDrain);
-      sink.removeListener('close', onDrain);
-      sink.removeListener('error', onError);
-    };
-    const onDrain = (): void => {
-      cleanup();
-      resolve();
-    };
-    const onError = (e: Error): void => {
-      cleanup();
-      reject(e);
-    };
-    sink.on('drain', onDrain);
-    sink.on('close', onDrain);
-    sink.on('error', onError);
-  });
+function sizeMismatch(name: string, seen: number, size: number): Error {
+  return new Error(seen > size ? `entry ${name}: its body has more than the ${size} bytes its header says` : `entry ${name}: its body has ${seen} bytes, its header says ${size}`);
 }

@@ -18,6 +18,7 @@ describe('TarWriter and readTar', () => {
       withTempDir(async (tmp) => {
         const w = TarWriter.create(tmp.file('a.tar'), compression);
         await w.add({ name: LONG, type: 'file', mode: 0o644, mtime: '1700000000123456789', size: 6 }, chunks('abc', 'def'));
+        await w.add({ name: 'in-memory', type: 'file', mode: 0o644, mtime: '0', size: 5 }, Buffer.from('ghijk'));
         await w.add({ name: 'd', type: 'directory', mode: 0o755, mtime: '0' });
         await w.add({ name: 'l', type: 'symlink', mode: 0o777, mtime: '4102444800000000000', linkname: 'target' });
         const summary = await w.finish();
@@ -26,6 +27,7 @@ describe('TarWriter and readTar', () => {
         for await (const e of readTar(tmp.file('a.tar'), compression, summary)) seen.push([e.name, e.type, (await collect(e.body)).toString()]);
         expect(seen).toEqual([
           [LONG, 'file', 'abcdef'],
+          ['in-memory', 'file', 'ghijk'],
           ['d', 'directory', ''],
           ['l', 'symlink', ''],
         ]);
