@@ -345,11 +345,11 @@ class BackupJob {
     const { meta, bytes } = r.read;
     this.options.signal?.throwIfAborted();
     this.stats.bytesRead += bytes.length;
-    await this.outputs.writer('files').add(tarHeader(path, meta), oneChunk(bytes));
+    await this.outputs.writer('files').add(tarHeader(path, meta), bytes);
     const params = meta.size >= SMALL_FILE ? signatureParamsFor(meta.size) : undefined;
     if (params) {
       const body = r.read.signature ?? signedBody(params, this.strong!, bytes);
-      await this.outputs.writer('sigvault').add({ name: path, type: 'file', mode: 0o644, mtime: meta.mtime, size: body.length }, oneChunk(body));
+      await this.outputs.writer('sigvault').add({ name: path, type: 'file', mode: 0o644, mtime: meta.mtime, size: body.length }, body);
     }
     this.count(prev, false);
     this.stats.storedWhole++;
@@ -602,11 +602,6 @@ function sidePipeline(make: (input: AsyncIterable<Uint8Array>) => AsyncIterable<
 function signedBody(params: SignatureParams, strong: StrongHasher, bytes: Uint8Array): Uint8Array {
   const sig = new SignatureEncoder(params, strong);
   return Buffer.concat([signatureHeader(params), sig.push(bytes), sig.end()]);
-}
-
-/** `bytes` as the one chunk of a body. */
-async function* oneChunk(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
-  yield bytes;
 }
 
 /** The device and inode of each directory that exists: what the walk leaves out. */

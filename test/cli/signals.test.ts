@@ -23,7 +23,7 @@ it.runIf(onCi)('the CLI is built before the tests run on CI', () => {
 const SIZE = 512 << 20;
 
 /** What a backup writes: temporary files, archives, the state. */
-const WRITTEN = /\.tmp$|\.tar(\.gz)?$|\.state\.json$/;
+const WRITTEN = /\.tmp$|\.tar(\.gz)?$|\.state\.json(\.gz)?$/;
 
 /** Every file under `dir`, relative to it. */
 async function filesUnder(dir: string): Promise<string[]> {
