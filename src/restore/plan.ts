@@ -9,9 +9,10 @@
  *
  * It also says what each version must be: the state records the size and hash of every
  * version before the current one (`steps`) and of the current one (`size`, `hash`). A
- * restore enforces those while it writes, version by version, so a hostile or damaged
- * artifact is stopped at the step that is wrong, and never writes more than the state
- * allows (a decompression bomb is cut off at the recorded size, not written in full).
+ * restore enforces the sizes at every step and the hashes of the versions it writes (of a
+ * file whose deltas are composed, the first and the last: see `restore.ts`), so a hostile
+ * or damaged artifact is stopped, naming it, and never writes more than the state allows
+ * (a decompression bomb is cut off at the recorded size, not written in full).
  */
 import type { BackupState, DirEntry, FileEntry, SymlinkEntry } from '../state/index.js';
 
@@ -40,6 +41,14 @@ export function versionAt(e: FileEntry, index: number): Version {
   const final = index === e.content.length - 1;
   const step = final ? e : e.steps![index]!;
   return { index, size: step.size, hash: step.hash, final };
+}
+
+/**
+ * Whether the deltas of `e` are composed (two deltas or more): spooled as their archives are
+ * read, and its last version written once from the first (see `restore.ts`).
+ */
+export function composes(e: FileEntry): boolean {
+  return e.content.length > 2;
 }
 
 /** What a restore of one state does, grouped by archive. */

@@ -37,6 +37,11 @@
  * Many files may be in flight at once: each has its own temporary name and descriptor, and
  * the directory it is created in stays pinned in the tree until it is renamed or removed.
  * When such a directory is removed under them, their errors name the directory.
+ *
+ * Besides the versions kept for the next delta, a file whose deltas are composed has a spool:
+ * one temporary file beside it, under a temporary name like the others, that its deltas are
+ * appended to as the archives are read. Both are removed once the file is in place, and
+ * whatever is left when the restore ends (it failed) is removed when the target closes.
  */
 import { constants, fstat } from 'node:fs';
 import { lchown, mkdir, open, opendir, rename, symlink, unlink, type FileHandle } from 'node:fs/promises';
@@ -49,8 +54,11 @@ import { setFileTimes, setPathTimes, type FileTimesOptions } from '../io/file-ti
 import { tempName } from '../io/temp-name.js';
 import type { DirEntry, FileEntry, StateEntry, SymlinkEntry } from '../state/index.js';
 
-const { O_WRONLY, O_RDONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_DIRECTORY } = constants;
+const { O_WRONLY, O_RDONLY, O_RDWR, O_CREAT, O_EXCL, O_NOFOLLOW, O_DIRECTORY } = constants;
 const CREATE = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW;
+const CREATE_SPOOL = O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW;
+/** Reads of a {@link KeptFile}'s range, at most. */
+const READ_CHUNK = 1 << 20;
 /** rename's answers when a non-directory is renamed onto a directory. */
 const DIRECTORY_IN_THE_WAY = new Set(['EISDIR', 'ENOTEMPTY', 'EEXIST']);
 
@@ -122,6 +130,8 @@ function split(rel: string): [parent: string, name: string] {
 export class RestoreTarget {
   /** Temporary files holding a version that a later delta replaces, by the path they restore. */
   private readonly kept = new Map<string, string>();
+  /** Temporary files holding the deltas of a file, by the path they restore. */
+  private readonly spools = new Map<string, string>();
   private readonly isRoot = process.getuid?.() === 0;
 
   private constructor(
@@ -185,16 +195,37 @@ export class RestoreTarget {
     }
   }
 
-  /** The version of `rel` kept by {@link NewFile.keep}, open for reading. */
-  async openKept(rel: string): Promise<KeptFile> {
+  /** The version of `rel` kept by {@link NewFile.keep}, open for reading (and writing, with `write`). */
+  async openKept(rel: string, write = false): Promise<KeptFile> {
     const temp = this.kept.get(rel);
     if (temp === undefined) throw new BackupError('EINTERNAL', `${this.describe(rel)}: no earlier version was kept to patch`, { path: rel });
     const parent = await this.tree.acquire(parentOf(rel));
     try {
-      return new KeptFile(this, parent, rel, temp, await open(parent.entry(temp), O_RDONLY | O_NOFOLLOW));
+      return new KeptFile(this, parent, rel, temp, await open(parent.entry(temp), (write ? O_RDWR : O_RDONLY) | O_NOFOLLOW));
     } catch (e) {
       this.tree.release(parent);
       throw wrapIoError(e, this.describe(rel), 'opening the previous version of');
+    }
+  }
+
+  /**
+   * The spool of deltas of `rel` (see the module header), open for reading and writing:
+   * created empty (mode 0600) the first time, the same file after.
+   */
+  async openSpool(rel: string): Promise<KeptFile> {
+    const [parentRel, name] = split(rel);
+    const parent = await this.tree.acquire(parentRel);
+    let temp = this.spools.get(rel);
+    try {
+      if (temp !== undefined) return new KeptFile(this, parent, rel, temp, await open(parent.entry(temp), O_RDWR | O_NOFOLLOW));
+      temp = tempName(name);
+      const handle = await open(parent.entry(temp), CREATE_SPOOL, 0o600);
+      this.spools.set(rel, temp);
+      return new KeptFile(this, parent, rel, temp, handle);
+    } catch (e) {
+      const err = await this.entryError(e, parent, rel, 'opening the spool of deltas of');
+      this.tree.release(parent);
+      throw err;
     }
   }
 
@@ -239,13 +270,14 @@ export class RestoreTarget {
     });
   }
 
-  /** Remove the temporary files still kept, then close every directory. Never throws. */
+  /** Remove the temporary files still kept and the spools, then close every directory. Never throws. */
   async close(): Promise<void> {
-    for (const [rel, temp] of this.kept) {
+    for (const [rel, temp] of [...this.kept, ...this.spools]) {
       // Best effort: a directory swapped for a symlink meanwhile cannot be reached safely.
       await this.tree.use(parentOf(rel), (parent) => unlink(parent.entry(temp))).catch(() => undefined);
     }
     this.kept.clear();
+    this.spools.clear();
     await this.tree.close().catch(() => undefined);
   }
 
@@ -280,9 +312,10 @@ export class RestoreTarget {
     this.kept.set(rel, temp);
   }
 
-  /** Forget the kept version of `rel` once it is removed. */
+  /** Forget the kept version or the spool `temp` of `rel` once it is removed. */
   dropKept(rel: string, temp: string): void {
     if (this.kept.get(rel) === temp) this.kept.delete(rel);
+    if (this.spools.get(rel) === temp) this.spools.delete(rel);
   }
 
   /** Release a directory acquired for a {@link NewFile} or {@link KeptFile}. */
@@ -374,7 +407,10 @@ export class NewFile {
   }
 }
 
-/** A kept version of a file, open for reading as the basis of a delta. */
+/**
+ * A kept version of a file, open for reading as the basis of a delta; or the spool of its
+ * deltas, open for reading and writing.
+ */
 export class KeptFile {
   private done = false;
 
@@ -403,6 +439,38 @@ export class KeptFile {
       at += bytesRead;
     }
     return bytes.subarray(0, at);
+  }
+
+  /** Its bytes `[start, end)` in chunks of up to 1 MiB; fewer when it is shorter. */
+  async *range(start: number, end: number): AsyncGenerator<Uint8Array, void, undefined> {
+    for (let at = start; at < end; ) {
+      const want = Math.min(READ_CHUNK, end - at);
+      const { bytesRead, buffer } = await this.handle.read(Buffer.allocUnsafe(want), 0, want, at).catch((e: unknown) => {
+        throw wrapIoError(e, this.target.describe(this.rel), 'reading the spool of deltas of');
+      });
+      if (bytesRead === 0) return;
+      yield buffer.subarray(0, bytesRead);
+      at += bytesRead;
+    }
+  }
+
+  /**
+   * Give it the owner, mode and times of `e`, close it and rename it into place: a kept
+   * version written over with the last one.
+   */
+  async commit(e: FileEntry): Promise<void> {
+    const path = this.target.describe(this.rel);
+    await this.target.setAttributes(this.handle, e, path);
+    this.done = true;
+    try {
+      await this.handle.close().catch((err: unknown) => {
+        throw wrapIoError(err, path, 'writing');
+      });
+      await this.target.place(this.parent, this.rel, this.temp);
+      this.target.dropKept(this.rel, this.temp);
+    } finally {
+      this.target.release(this.parent);
+    }
   }
 
   /** Close and remove it: the next version is written. */

@@ -28,3 +28,4 @@ export {
 } from './signature.js';
 export { delta, DeltaEncoder, type DeltaOptions, type DeltaStats } from './delta.js';
 export { patch, type PatchBasis, type RandomAccessBasis } from './patch.js';
+export { applyComposition, changedRanges, checkDelta, DeltaComposer, type ChangedRange, type ComposedPiece, type ComposerOptions, type DeltaBounds } from './compose.js';
