@@ -71,11 +71,15 @@ import { DeltaSpools, spooledDelta } from './delta-spool.js';
 import { measureFile, setLength, writeOver, type Journal } from './in-place.js';
 import { composes, RestorePlan, versionAt, versionFrom, type Version, type Wanted } from './plan.js';
 import { RestoreTarget, type KeptFile, type NewFile } from './target.js';
-import { collectVersion, measureVersion, writeBytes, writeVersion, type WrittenVersion } from './version-writer.js';
+import { collectVersion, holdsHoles, measureVersion, writeBytes, writeVersion, type WrittenVersion } from './version-writer.js';
+import { BatchWriter } from './batch-writes.js';
+import { TreeWorkers } from '../tree/index.js';
 import { forEachConcurrently } from './writer-pool.js';
 
 /** Versions (and deltas, and their bases) up to this size are held whole in memory and written beside others. */
 const IN_MEMORY_MAX = 1 << 20;
+/** Files a restore must have for the tree workers to pay for their start-up (`batch-writes.ts`). */
+const WORKERS_AFTER_FILES = 256;
 /** Files, directories or symlinks in flight at the same time, unless `concurrency` says otherwise. */
 const DEFAULT_CONCURRENCY = 16;
 /** Pieces a composition of deltas holds at most: 20 bytes each, so about 1.3 MiB, or twice that while it grows. */
@@ -136,6 +140,8 @@ class RestoreJob {
   private readonly spools: DeltaSpools;
   /** Local paths of the deltas archives read so far, by backup id. */
   private readonly deltaArchives = new Map<string, string>();
+  /** The tree workers' writer of small files, for a restore with enough of them. */
+  private batch?: BatchWriter;
 
   constructor(
     private readonly catalog: Catalog,
@@ -150,6 +156,18 @@ class RestoreJob {
   }
 
   async run(): Promise<void> {
+    let files = 0;
+    for (const wanted of this.plan.whole.values()) files += wanted.size;
+    const workers = files >= WORKERS_AFTER_FILES ? TreeWorkers.start() : undefined;
+    if (workers) this.batch = new BatchWriter(this.target, workers);
+    try {
+      await this.runSteps();
+    } finally {
+      workers?.close();
+    }
+  }
+
+  private async runSteps(): Promise<void> {
     const { signal } = this.options;
     const made = new Map<string, Promise<void>>();
     await forEachConcurrently(this.plan.dirs, this.concurrency, signal, async (d) => {
@@ -356,6 +374,10 @@ class RestoreJob {
    */
   private async restoreBytes(e: FileEntry, version: Version, bytes: Uint8Array, artifact: string, basis?: KeptFile): Promise<void> {
     this.check(e, version, await measureVersion(bytes), artifact);
+    if (this.batch && version.final && !basis && !holdsHoles(bytes) && (await this.batch.write(e, bytes))) {
+      this.placed(e);
+      return;
+    }
     const file = await this.target.create(e.path);
     await this.finish(e, version, file, async () => {
       await writeBytes(file.handle, file.path, bytes);

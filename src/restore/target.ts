@@ -158,6 +158,21 @@ export class RestoreTarget {
     return new RestoreTarget(tree, path, options.times ?? {});
   }
 
+  /** Whether files get their recorded owner (a restore as root). */
+  get setsOwners(): boolean {
+    return this.isRoot;
+  }
+
+  /** How times are set. */
+  get timesOptions(): FileTimesOptions {
+    return this.times;
+  }
+
+  /** Run `fn` with the directory `rel` of the target held open (and pinned) while it runs. */
+  inDirectory<T>(rel: string, fn: (dir: Dir) => Promise<T>): Promise<T> {
+    return this.tree.use(rel, fn);
+  }
+
   /** The path of `rel` in the target, for messages. */
   describe(rel: string): string {
     return join(this.path, rel);

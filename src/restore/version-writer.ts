@@ -79,11 +79,16 @@ export async function collectVersion(data: AsyncIterable<Uint8Array>, limit: num
  * are `EIO`/`ENOSPC` naming `path`.
  */
 export async function writeBytes(fh: FileHandle, path: string, bytes: Uint8Array): Promise<void> {
-  if (bytes.length >= HOLE_BLOCK && hasZeroBlock(bytes)) {
+  if (holdsHoles(bytes)) {
     const out = new SparseWriter(fh, path);
     await out.write(bytes);
     await out.end();
   } else await new PlainWriter(fh, path).write(bytes);
+}
+
+/** Whether {@link writeBytes} leaves holes in a file of `bytes`: one write does not do for it. */
+export function holdsHoles(bytes: Uint8Array): boolean {
+  return bytes.length >= HOLE_BLOCK && hasZeroBlock(bytes);
 }
 
 /** Whether a block of `bytes` (at a multiple of {@link HOLE_BLOCK}, the last one possibly short) is all zeros. */

@@ -70,9 +70,9 @@ export class TreeWorkers {
     return (await this.request({ op: 'stat', ...req })) as StatReply;
   }
 
-  /** Write files whole (see {@link WriteRequest}); their bytes are moved to the worker, not copied. */
+  /** Write files whole (see {@link WriteRequest}); their bytes are copied to the worker. */
   async write(req: Unsent<WriteRequest>): Promise<WriteReply> {
-    return (await this.request({ op: 'write', ...req }, req.files.map((f) => f.bytes.buffer as ArrayBuffer))) as WriteReply;
+    return (await this.request({ op: 'write', ...req })) as WriteReply;
   }
 
   /** Stop the workers; what is pending fails. */
@@ -80,13 +80,13 @@ export class TreeWorkers {
     this.fail(new Error('the tree workers were stopped'));
   }
 
-  private request(msg: Omit<ReadRequest, 'id'> | Omit<StatRequest, 'id'> | Omit<WriteRequest, 'id'>, transfer: ArrayBuffer[] = []): Promise<TreeReply> {
+  private request(msg: Omit<ReadRequest, 'id'> | Omit<StatRequest, 'id'> | Omit<WriteRequest, 'id'>): Promise<TreeReply> {
     if (this.broken) return Promise.reject(new BackupError('EINTERNAL', `tree workers are down: ${this.broken.message}`));
     const id = this.nextId++;
     return new Promise<TreeReply>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       if (this.pending.size === 1) for (const w of this.workers) w.ref();
-      this.workers[this.next]!.postMessage({ ...msg, id }, transfer);
+      this.workers[this.next]!.postMessage({ ...msg, id });
       this.next = (this.next + 1) % this.workers.length;
     });
   }
