@@ -42,6 +42,10 @@
  * 100 B to 16 KiB (`bench/restore-many.mjs`, two cores): 2,500 files/s before on ext4, 4,450
  * after; 3,950 and 6,700 on tmpfs; 64 to 68 system calls per file before, 31 to 36 after
  * (the file's own calls are 7, the rest the thread pool's futex, epoll and eventfd traffic).
+ * With 256 files or more, the final versions of small files go to the tree workers instead
+ * (`batch-writes.ts`): the same seven calls, made synchronously by worker threads a directory
+ * at a time, so the round trips go: on tmpfs, 20,000 files in 3.1 s instead of 4.3 (median of
+ * 3, load 4), with 8,700 voluntary context switches instead of 207,000.
  *
  * Two savings were measured and left out:
  * - Creating a file at its final name (O_EXCL, with a temporary name only where something
