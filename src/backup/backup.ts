@@ -49,7 +49,6 @@ import type { BackupOptions, BackupReport, ReportFile } from './options.js';
 import { planStep, tallyOf } from './plan.js';
 import { SMALL_FILE, signatureOptionsFor, signatureParamsFor, WHOLE_RATIO } from './policy.js';
 import { ChunkChannel } from './chunk-channel.js';
-import { parallelDelta } from '../engine/parallel-delta.js';
 import { PARALLEL_MIN_BYTES, parallelSignature } from '../engine/parallel-signature.js';
 import { carriedRecord, dirRecord, fileRecord, symlinkRecord, type Content } from './records.js';
 
@@ -499,28 +498,23 @@ class BackupJob {
     const hasher = await createContentHasher();
     const sigSpool = new Spool(this.catalog.dir);
     const deltaSpool = new Spool(this.catalog.dir);
-    // A large file's delta and signature are computed by the engine's workers, each from its
-    // own channel of the one read; a small one's on this thread, sharing block digests.
-    const sides =
-      meta.size >= PARALLEL_MIN_BYTES
-        ? [sidePipeline((input) => parallelSignature(input, signatureOptionsFor(meta.size)), sigSpool), sidePipeline((input) => parallelDelta(basis, input), deltaSpool)]
-        : undefined;
-    const sig = sides ? undefined : new SignatureEncoder(params, this.shared!);
-    const delta = sides ? undefined : new DeltaEncoder(basis, this.shared!);
+    // One thread for both, sharing block digests: the delta's strong sums of matched blocks
+    // are the new signature's. Spread over the engine's workers instead (each computing its
+    // own), the incremental of one 256 MiB file with 64 KiB rewritten took 2.8-3.0 s of CPU
+    // instead of 1.9, and longer, not shorter, on two busy cores.
+    const sig = new SignatureEncoder(params, this.shared!);
+    const delta = new DeltaEncoder(basis, this.shared!);
     try {
-      if (sig) await sigSpool.write(signatureHeader(params));
+      await sigSpool.write(signatureHeader(params));
       for await (const chunk of read.chunks) {
         this.options.signal?.throwIfAborted();
         hasher.update(chunk);
         this.stats.bytesRead += chunk.length;
-        if (sides) await Promise.all(sides.map((s) => s.channel.push(chunk)));
-        if (delta) for (const d of delta.push(chunk)) await deltaSpool.write(d);
-        if (sig) await sigSpool.write(sig.push(chunk));
+        for (const d of delta.push(chunk)) await deltaSpool.write(d);
+        await sigSpool.write(sig.push(chunk));
       }
-      if (sig) await sigSpool.write(sig.end());
-      if (delta) for (const d of delta.end()) await deltaSpool.write(d);
-      for (const s of sides ?? []) s.channel.end();
-      await Promise.all((sides ?? []).map((s) => s.done));
+      await sigSpool.write(sig.end());
+      for (const d of delta.end()) await deltaSpool.write(d);
       const hash = hasher.digest();
       if (hash === prev.hash && !read.changed && meta.size === prev.size) {
         this.count(prev, !metaDiffers(prev, meta));
@@ -540,8 +534,6 @@ class BackupJob {
       this.entries.push(this.stored(path, read, { hash, content: [...prev.content, this.id], steps }, true));
       this.progress('delta', path);
     } finally {
-      for (const s of sides ?? []) s.channel.fail(new Error('the read ended'));
-      await Promise.all((sides ?? []).map((s) => s.done.catch(() => undefined)));
       await read.close();
       await sigSpool.dispose();
       await deltaSpool.dispose();
