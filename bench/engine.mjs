@@ -5,13 +5,16 @@
 // Inputs (BENCH_MB, default 512 MiB each): a random basis; that basis with 100 scattered
 // 100-byte overwrites; with 10 inserts of 4 KiB; an identical copy; an unrelated random file
 // (no block matches); a log-like text file and the same log with edits and an appended tail.
-// Columns: `rdiff`, `ibt rdiff` as a whole process, the API in-process (`signatureFile`,
-// `deltaFile`, `patchFile`) on the js engine, and on the native engine where it is built.
-// Each figure is the best of BENCH_RUNS (default 2) runs. Prints MB/s (10^6 bytes/s), peak
-// RSS, the ratio ours/rdiff, and whether our output is byte-identical to rdiff's.
+// Columns: `rdiff`, `ibt rdiff` as a whole process (node's start-up included) with the engine
+// it picks by default (`auto`) and with each engine forced, the API in-process
+// (`signatureFile`, `deltaFile`, `patchFile`) on the js engine, and on the native engine where
+// it is built. Each figure is the best of BENCH_RUNS (default 2) runs. Prints MB/s (10^6
+// bytes/s), peak RSS, the ratio ours/rdiff, and whether our output is byte-identical to
+// rdiff's. First a start-up row (`ibt rdiff --version` against `rdiff --version` and a bare
+// `node`), last the patches against `cp` of the same file (the goal: patch >= 0.9x cp).
 import { spawnSync } from 'node:child_process';
 import { createCipheriv } from 'node:crypto';
-import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -184,27 +187,53 @@ async function main() {
   writeLog(f('log-edited'), SIZE, 4, true);
   console.log(`inputs generated in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
 
+  const bare = join(dir, 'empty.mjs');
+  writeFileSync(bare, '');
+  const startup = { rdiff: Infinity, 'ibt rdiff': Infinity, node: Infinity };
+  for (let run = 0; run < 10 * RUNS; run++) {
+    startup.rdiff = Math.min(startup.rdiff, runProcess('rdiff', ['--version']).seconds);
+    startup['ibt rdiff'] = Math.min(startup['ibt rdiff'], runProcess('node', [CLI, 'rdiff', '--version']).seconds);
+    startup.node = Math.min(startup.node, runProcess('node', [bare]).seconds);
+  }
+  console.log(`start-up (--version, best of ${10 * RUNS}): ${Object.entries(startup).map(([k, v]) => `${k} ${fmt(v * 1000, 1)} ms`).join(' | ')}\n`);
+
   const engines = ['js', ...(api.nativeAvailable() ? ['native'] : [])];
-  const columns = ['rdiff', ...engines.map((e) => `ibt rdiff (${e})`), ...engines.map((e) => `API (${e})`)];
+  const cli = ['auto', ...engines];
+  const columns = ['rdiff', ...cli.map((e) => `ibt rdiff (${e})`), ...engines.map((e) => `API (${e})`)];
   const rows = [];
 
   async function measure(label, bytes, rdiffArgs, ourArgs, apiFn, outputs) {
     const best = {};
+    // Each output is removed before its run, so that no run pays for dropping the pages of
+    // the previous run's output (256 MiB of page cache takes tens of milliseconds to free),
+    // as `cp` below, which writes a new file, does not.
+    const fresh = (path) => rmSync(path, { force: true });
     for (let run = 0; run < RUNS; run++) {
+      fresh(rdiffArgs.at(-1));
       const results = { rdiff: runProcess('rdiff', ['-f', ...rdiffArgs]) };
-      for (const e of engines) results[`ibt rdiff (${e})`] = runProcess('node', [CLI, 'rdiff', '-f', '--engine', e, ...ourArgs(e)]);
-      for (const e of engines) results[`API (${e})`] = await runApi(() => apiFn(e));
+      for (const e of cli) {
+        fresh(ourArgs(e).at(-1));
+        results[`ibt rdiff (${e})`] = runProcess('node', [CLI, 'rdiff', '-f', '--engine', e, ...ourArgs(e)]);
+      }
+      for (const e of engines) {
+        fresh(outputs.ours(e));
+        results[`API (${e})`] = await runApi(() => apiFn(e));
+      }
       for (const [k, v] of Object.entries(results)) {
         if (!best[k] || v.seconds < best[k].seconds) best[k] = v;
       }
     }
-    const identical = outputs ? engines.map((e) => `${e}:${same(outputs.rdiff, outputs.ours(e)) ? 'same' : 'DIFFERENT'}`).join(' ') : '';
+    const check = (name, path) => `${name}:${same(outputs.rdiff, path) ? 'same' : 'DIFFERENT'}`;
+    const identical = outputs
+      ? [...engines.map((e) => check(`API ${e}`, outputs.ours(e))), ...cli.map((e) => check(`CLI ${e}`, outputs.cli(e)))].join(' ')
+      : '';
     rows.push({ label, bytes, best, identical });
     const mbs = (k) => bytes / 1e6 / best[k].seconds;
     console.log(
       `${label.padEnd(22)} ` +
         columns.map((k) => `${k} ${fmt(mbs(k))} MB/s ${fmt(best[k].rss)} MiB`).join(' | ') +
-        ` | ratio ${engines.map((e) => `${e} ${fmt(mbs(`ibt rdiff (${e})`) / mbs('rdiff'), 2)}×/${fmt(mbs(`API (${e})`) / mbs('rdiff'), 2)}×`).join(' ')}` +
+        ` | ratio auto ${fmt(mbs('ibt rdiff (auto)') / mbs('rdiff'), 2)}× ` +
+        `${engines.map((e) => `${e} ${fmt(mbs(`ibt rdiff (${e})`) / mbs('rdiff'), 2)}×/${fmt(mbs(`API (${e})`) / mbs('rdiff'), 2)}×`).join(' ')}` +
         (identical ? ` | ${identical}` : ''),
     );
   }
@@ -216,7 +245,7 @@ async function main() {
       ['signature', f(basis), f(`${basis}.sig.rdiff`)],
       (e) => ['signature', f(basis), f(`${basis}.sig.cli.${e}`)],
       (e) => api.signatureFile(f(basis), f(`${basis}.sig.api.${e}`), { overwrite: true, engine: e }),
-      { rdiff: f(`${basis}.sig.rdiff`), ours: (e) => f(`${basis}.sig.api.${e}`) },
+      { rdiff: f(`${basis}.sig.rdiff`), ours: (e) => f(`${basis}.sig.api.${e}`), cli: (e) => f(`${basis}.sig.cli.${e}`) },
     );
   }
   const cases = [
@@ -234,7 +263,7 @@ async function main() {
       ['delta', sig, f(name), f(`${name}.delta.rdiff`)],
       (e) => ['delta', sig, f(name), f(`${name}.delta.cli.${e}`)],
       (e) => api.deltaFile(sig, f(name), f(`${name}.delta.api.${e}`), { overwrite: true, engine: e }),
-      { rdiff: f(`${name}.delta.rdiff`), ours: (e) => f(`${name}.delta.api.${e}`) },
+      { rdiff: f(`${name}.delta.rdiff`), ours: (e) => f(`${name}.delta.api.${e}`), cli: (e) => f(`${name}.delta.cli.${e}`) },
     );
   }
   for (const [name, basis] of cases) {
@@ -245,7 +274,7 @@ async function main() {
       ['patch', f(basis), delta, f(`${name}.patched.rdiff`)],
       (e) => ['patch', f(basis), delta, f(`${name}.patched.cli.${e}`)],
       (e) => api.patchFile(f(basis), delta, f(`${name}.patched.api.${e}`), { overwrite: true, engine: e }),
-      { rdiff: f(name), ours: (e) => f(`${name}.patched.api.${e}`) },
+      { rdiff: f(name), ours: (e) => f(`${name}.patched.api.${e}`), cli: (e) => f(`${name}.patched.cli.${e}`) },
     );
   }
   let cp = Infinity;
@@ -256,10 +285,11 @@ async function main() {
   const cpMBs = SIZE / 1e6 / cp;
   console.log(`\ncp of one ${MB} MiB file: ${fmt(cpMBs)} MB/s`);
   for (const row of rows.filter((r) => r.label.startsWith('patch'))) {
+    const vsCp = (k) => fmt(row.bytes / 1e6 / row.best[k].seconds / cpMBs, 2);
     console.log(
       `${row.label.padEnd(22)} vs cp: ` +
-        engines.map((e) => `API (${e}) ${fmt(row.bytes / 1e6 / row.best[`API (${e})`].seconds / cpMBs, 2)}×`).join(', ') +
-        `, rdiff ${fmt(row.bytes / 1e6 / row.best.rdiff.seconds / cpMBs, 2)}×`,
+        [...cli.map((e) => `ibt rdiff (${e}) ${vsCp(`ibt rdiff (${e})`)}×`), ...engines.map((e) => `API (${e}) ${vsCp(`API (${e})`)}×`)].join(', ') +
+        `, rdiff ${vsCp('rdiff')}×`,
     );
   }
   if (!process.env.BENCH_KEEP) rmSync(dir, { recursive: true, force: true });

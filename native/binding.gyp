@@ -8,6 +8,9 @@
       "sources": [
         "src/addon.cc",
         "src/basis.cc",
+        "src/copy_range.cc",
+        "src/delta_index.cc",
+        "src/file_signature.cc",
         "src/fsops.cc",
         "src/job.cc",
         "src/trace.cc"

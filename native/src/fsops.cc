@@ -29,17 +29,10 @@
 
 namespace ibt {
 
-namespace {
-
-// The directory descriptor JavaScript passes for "relative to the current directory":
-// Linux's AT_FDCWD, translated so the same number works where AT_FDCWD differs (macOS: -2).
-constexpr int kJsAtFdcwd = -100;
-constexpr int64_t kNsPerSecond = 1000000000;
-
 // An Error like node's for a failed system call: "ENOENT: no such file or directory,
 // utimensat '/x'", with code, errno (libuv's negative number, as node sets it), syscall
 // and, when there is one, path.
-Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall, const std::string* path = nullptr) {
+Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall, const std::string* path) {
   const char* code = uv_err_name(-err);
   std::string message = std::string(code) + ": " + uv_strerror(-err) + ", " + syscall;
   if (path != nullptr) message += " '" + *path + "'";
@@ -51,6 +44,13 @@ Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall, const std::s
   if (path != nullptr) obj.Set("path", *path);
   return error;
 }
+
+namespace {
+
+// The directory descriptor JavaScript passes for "relative to the current directory":
+// Linux's AT_FDCWD, translated so the same number works where AT_FDCWD differs (macOS: -2).
+constexpr int kJsAtFdcwd = -100;
+constexpr int64_t kNsPerSecond = 1000000000;
 
 int32_t FdArg(const Napi::CallbackInfo& info, size_t i) {
   if (!info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), "a file descriptor (number) is required");

@@ -10,31 +10,37 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../io/native-addon.js';
-import { runSubcommand, SUBCOMMANDS } from './subcommands.js';
 import { guardStdio, print, printError, settle } from './stdio.js';
+import type { Subcommand } from './command.js';
 
-// The subcommands' definitions are small; the backup API and rdiff's engine are imported when
-// a command runs, so `ibt rdiff` loads neither tar nor the backup layers, and keeps its
-// start-up time and memory close to the engine's own.
+// Every command is imported when it runs, `rdiff` before anything else is even read: a
+// whole `ibt rdiff` process is compared with rdiff's, and node's start-up is already most of
+// the time of a small job. The backup subcommands' definitions (small, but they bring the
+// error and option machinery along) load only for them and for the help; the backup API and
+// rdiff's engine load when a command runs, so `ibt rdiff` loads neither tar nor the backup
+// layers.
 
-const USAGE = [
-  'Usage: ibt <command> [options]',
-  '',
-  'Commands:',
-  `  ${'rdiff signature|delta|patch …'.padEnd(32)} librsync's rdiff, same arguments and exit codes`,
-  ...SUBCOMMANDS.map((c) => `  ${`${c.name} ${c.operands.join(' ')} [options]`.padEnd(32)} ${c.summary}`),
-  '',
-  "Run 'ibt <command> --help' for a command's options, 'ibt --version' for the version.",
-  '',
-].join('\n');
+function usage(subcommands: readonly Subcommand[]): string {
+  return [
+    'Usage: ibt <command> [options]',
+    '',
+    'Commands:',
+    `  ${'rdiff signature|delta|patch …'.padEnd(32)} librsync's rdiff, same arguments and exit codes`,
+    ...subcommands.map((c) => `  ${`${c.name} ${c.operands.join(' ')} [options]`.padEnd(32)} ${c.summary}`),
+    '',
+    "Run 'ibt <command> --help' for a command's options, 'ibt --version' for the version.",
+    '',
+  ].join('\n');
+}
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command === 'rdiff') return (await import('./rdiff.js')).runRdiff(rest);
+  const { runSubcommand, SUBCOMMANDS } = await import('./subcommands.js');
   const sub = SUBCOMMANDS.find((c) => c.name === command);
   if (sub !== undefined) return runSubcommand(sub, rest);
+  const text = usage(SUBCOMMANDS);
   switch (command) {
-    case 'rdiff':
-      return (await import('./rdiff.js')).runRdiff(rest);
     case '-V':
     case '--version':
       print(`ibt ${version()}\n`);
@@ -42,13 +48,13 @@ async function main(argv: string[]): Promise<number> {
     case '-h':
     case '--help':
     case 'help':
-      print(USAGE);
+      print(text);
       return 0;
     case undefined:
-      printError(USAGE);
+      printError(text);
       return 101;
     default:
-      printError(`ibt: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+      printError(`ibt: unknown command ${JSON.stringify(command)}\n\n${text}`);
       return 101;
   }
 }

@@ -14,8 +14,10 @@ import { BackupError, wrapIoError } from '../errors.js';
 import type { EngineChoice } from '../engine/engine.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { readFileChunks } from '../io/read-chunks.js';
-import { selectEngine } from '../engine/select.js';
 import type { ByteSource, StrongSumKind, WeakSumKind } from '../rsync/index.js';
+
+// The engines are imported when an action runs, and only the modules that action needs:
+// node's own start-up is already most of the time of a small job, and of a patch.
 
 const USAGE = `Usage: ibt rdiff [OPTIONS] signature [BASIS [SIGNATURE]]
                  [OPTIONS] delta SIGNATURE [NEWFILE [DELTA]]
@@ -203,13 +205,20 @@ async function run(args: RdiffArgs): Promise<void> {
   if (files.length < limits[0]! || files.length > limits[1]!) {
     throw syntax(`wrong number of arguments for ${act}`);
   }
+  const { selectEngine } = await import('../engine/select.js');
   const engine = selectEngine(args.engine, act);
   const started = process.hrtime.bigint();
   if (act === 'signature') {
     const [basis, sig] = files;
     const fileSize = await regularFileSize(basis);
     const options = { weak: args.rollsum, strong: args.hash, blockLength: args.blockLength, strongLength: args.strongLength, fileSize };
-    await output(sig, engine.signature(input(basis), options), args.force);
+    if (isStdio(basis)) {
+      await output(sig, engine.signature(input(basis), options), args.force);
+    } else {
+      // A named basis is read by the addon itself under the native engine.
+      const { signatureOfPath } = await import('../engine/file-signature.js');
+      await output(sig, signatureOfPath(engine, basis!, options), args.force);
+    }
   } else if (act === 'delta') {
     const [sig, newFile, deltaName] = files;
     if (isStdio(sig) && isStdio(newFile)) throw syntax('the signature and the new file cannot both be standard input');
@@ -217,6 +226,13 @@ async function run(args: RdiffArgs): Promise<void> {
   } else {
     const [basisName, deltaName, newFile] = files;
     if (isStdio(basisName)) throw syntax('the basis must be a file: patch reads it at random positions');
+    if (!isStdio(newFile)) {
+      // File to file: COPYs are copied inside the kernel where the addon is built.
+      const { patchToFile } = await import('../engine/file-patch.js');
+      const deltaLabel = isStdio(deltaName) ? {} : { deltaName };
+      await patchToFile(basisName!, input(deltaName), newFile!, { overwrite: args.force, engine: args.engine, ...deltaLabel });
+      return stats(args, act, engine.name, started);
+    }
     const basis = await open(basisName!, 'r').catch((e) => {
       throw wrapIoError(e, basisName!, 'opening');
     });
@@ -226,10 +242,14 @@ async function run(args: RdiffArgs): Promise<void> {
       await basis.close();
     }
   }
-  if (args.stats) {
-    const ms = Number(process.hrtime.bigint() - started) / 1e6;
-    process.stderr.write(`ibt rdiff: ${act} with the ${engine.name} engine in ${ms.toFixed(1)} ms\n`);
-  }
+  stats(args, act, engine.name, started);
+}
+
+/** `-s`: what ran and how long it took, on standard error. */
+function stats(args: RdiffArgs, act: string, engine: string, started: bigint): void {
+  if (!args.stats) return;
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  process.stderr.write(`ibt rdiff: ${act} with the ${engine} engine in ${ms.toFixed(1)} ms\n`);
 }
 
 /** Run `ibt rdiff` with its arguments; resolves to rdiff's exit code. */

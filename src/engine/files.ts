@@ -1,5 +1,8 @@
 /**
- * File-to-file helpers over an engine: `signatureFile`, `deltaFile`, `patchFile`.
+ * File-to-file helpers over an engine: `signatureFile`, `deltaFile`, `patchFile`. Where both
+ * ends are files the native engine does better than stream them: it reads the basis of a
+ * signature itself (`file-signature.ts`) and copies a patch's COPYs inside the kernel
+ * (`file-patch.ts`).
  *
  * Outputs are written under a temporary name in the same directory and renamed into place
  * only when complete, so a crash or an error never leaves a half-written file where a good
@@ -7,12 +10,14 @@
  * refused unless `overwrite` is set, as rdiff refuses without `-f`. Every file-system error
  * comes back as a {@link BackupError} that names the file.
  */
-import { open, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { BackupError, wrapIoError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { readFileChunks } from '../io/read-chunks.js';
 import type { DeltaOptions, SignatureOptions } from '../rsync/index.js';
 import type { EngineChoice } from './engine.js';
+import { patchToFile } from './file-patch.js';
+import { signatureOfPath } from './file-signature.js';
 import { selectEngine } from './select.js';
 
 /** Options shared by the file helpers. */
@@ -46,7 +51,7 @@ async function fileSizeOf(path: string): Promise<number> {
 export async function signatureFile(basisPath: string, sigPath: string, options: SignatureFileOptions = {}): Promise<void> {
   const fileSize = options.fileSize ?? (await fileSizeOf(basisPath));
   const engine = selectEngine(options.engine, 'signature');
-  await writeFileAtomic(sigPath, engine.signature(readFileChunks(basisPath, { reuse: true }), { ...options, fileSize }), {
+  await writeFileAtomic(sigPath, signatureOfPath(engine, basisPath, { ...options, fileSize }), {
     overwrite: options.overwrite,
     durable: options.durable ?? false,
     errorPath: basisPath,
@@ -71,27 +76,11 @@ export async function deltaFile(sigPath: string, newPath: string, deltaPath: str
   });
 }
 
-/** Apply the delta in `deltaPath` to the file `basisPath`, writing `outPath`. */
+/**
+ * Apply the delta in `deltaPath` to the file `basisPath`, writing `outPath`. COPY commands are
+ * copied inside the kernel where the addon is built and the engine allows it (see
+ * `file-patch.ts`).
+ */
 export async function patchFile(basisPath: string, deltaPath: string, outPath: string, options: FileJobOptions = {}): Promise<void> {
-  const engine = selectEngine(options.engine, 'patch');
-  const basis = await open(basisPath, 'r').catch((e) => {
-    throw wrapIoError(e, basisPath, 'opening');
-  });
-  try {
-    // Read errors name the basis; `fd` stays visible for the native engine, which reads it in C.
-    const labelled = {
-      fd: basis.fd,
-      read: (buffer: Uint8Array, offset: number, length: number, position: number) =>
-        basis.read(buffer, offset, length, position).catch((e: unknown) => {
-          throw wrapIoError(e, basisPath, 'reading');
-        }),
-    };
-    await writeFileAtomic(outPath, engine.patch(labelled, readFileChunks(deltaPath, { reuse: true })), {
-      overwrite: options.overwrite,
-      durable: options.durable ?? false,
-      errorPath: deltaPath,
-    });
-  } finally {
-    await basis.close();
-  }
+  await patchToFile(basisPath, readFileChunks(deltaPath, { reuse: true }), outPath, { ...options, deltaName: deltaPath });
 }

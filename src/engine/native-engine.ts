@@ -11,16 +11,21 @@
  * - a delta whose `maxLiteral` is not the one the installed librsync is built with
  *   (32768 up to 2.3.2, 65533 from 2.3.3);
  * - a patch whose basis is neither bytes in memory nor a file handle with a descriptor.
+ *
+ * A delta against a signature of blocks runs on every core: segments of the new data are
+ * scanned by librsync on the libuv pool, or, where little of the data matches, by the
+ * TypeScript engine's threads (faster there), and stitched here into the bytes of one
+ * librsync job (`native-delta.ts`). One job does the rest (an empty signature, blocks over
+ * 1 MiB, a signature the TypeScript parser reads otherwise than librsync).
  */
 import { availableParallelism } from 'node:os';
 import { MAX_LITERAL_2_3_2, MAX_LITERAL_2_3_3, signatureParams, type SignatureParams } from '../rsync/format.js';
-import { knownLength, type ByteSource } from '../rsync/byte-source.js';
+import { chunksOf, knownLength, type ByteSource } from '../rsync/byte-source.js';
 import type { DeltaOptions, PatchBasis, SignatureOptions } from '../rsync/index.js';
 import type { Engine } from './engine.js';
 import { jsEngine } from './js-engine.js';
 import { loadAddon, type NativeAddon } from '../io/native-addon.js';
-import { feedJob } from './native-job.js';
-import { PARALLEL_MIN_BYTES, stripedSignature } from './striped-signature.js';
+import { feedJob, nativeError } from './native-job.js';
 
 /** Bytes of a signature's header (magic, block length, strong length). */
 const SIGNATURE_HEADER_LEN = 12;
@@ -37,6 +42,19 @@ export function librsyncMaxLiteral(version: string): number {
   const [major, minor, patch] = [Number(m[1]), Number(m[2]), Number(m[3])];
   const before233 = major < 2 || (major === 2 && (minor < 3 || (minor === 3 && patch < 3)));
   return before233 ? MAX_LITERAL_2_3_2 : MAX_LITERAL_2_3_3;
+}
+
+/** Jobs in flight at once on the libuv pool: one per core, at most 8. */
+function concurrency(): number {
+  return Math.min(availableParallelism(), 8);
+}
+
+/** All of `source` in one buffer (a signature: a few bytes per block of the basis). */
+async function bytesOf(source: ByteSource): Promise<Uint8Array> {
+  if (source instanceof Uint8Array) return source;
+  const parts: Uint8Array[] = [];
+  for await (const chunk of chunksOf(source)) parts.push(Uint8Array.from(chunk));
+  return Buffer.concat(parts);
 }
 
 /** The descriptor of a basis that is an open file handle, if it is one. */
@@ -61,12 +79,14 @@ function createNativeEngine(addon: NativeAddon): Engine {
   async function* signature(basis: ByteSource, options: SignatureOptions = {}): AsyncGenerator<Uint8Array, void, undefined> {
     const fileSize = options.fileSize ?? knownLength(basis);
     const params = signatureParams({ ...options, fileSize });
+    // Loaded here, not with the engine: a process that only patches or diffs never needs it.
+    const { PARALLEL_MIN_BYTES, stripedSignature } = await import('./striped-signature.js');
     if (fileSize < PARALLEL_MIN_BYTES) {
       yield* signatureJob(params, basis);
       return;
     }
     yield* stripedSignature(basis, params, {
-      concurrency: Math.min(availableParallelism(), 8),
+      concurrency: concurrency(),
       allocate: (size) => new Uint8Array(size),
       records: async (stripe) => {
         const parts: Uint8Array[] = [];
@@ -81,10 +101,26 @@ function createNativeEngine(addon: NativeAddon): Engine {
       yield* jsEngine.delta(sig, newData, options);
       return;
     }
+    const sigBytes = await bytesOf(sig);
+    const [{ parseSignature }, { MAX_PARALLEL_BLOCK, poolScanner, stitchedDelta }, { adaptiveScanner, librsyncScanner }, { workerPoolAvailable }] =
+      await Promise.all([import('../rsync/signature.js'), import('./parallel-delta.js'), import('./native-delta.js'), import('./worker-pool.js')]);
+    // A signature librsync may read otherwise than the TypeScript parser goes to one job,
+    // which reports its faults as librsync does.
+    const parsed = await parseSignature(sigBytes).catch(() => undefined);
+    if (parsed !== undefined && parsed.count > 0 && parsed.blockLength <= MAX_PARALLEL_BLOCK) {
+      const threads = workerPoolAvailable() ? poolScanner(parsed) : undefined;
+      const scanner = adaptiveScanner(librsyncScanner(addon, sigBytes, concurrency()), threads);
+      try {
+        yield* stitchedDelta(parsed, newData, options, scanner, { tailToScanner: true });
+      } catch (e) {
+        throw nativeError(e, 'making the delta');
+      }
+      return;
+    }
     const job = new addon.Job('delta', maxLiteral === MAX_LITERAL_2_3_2);
     try {
       // Loading the signature writes nothing; its phase ends when librsync has all of it.
-      const loading = feedJob(job, sig, 'reading the signature');
+      const loading = feedJob(job, sigBytes, 'reading the signature');
       while (!(await loading.next()).done);
       yield* feedJob(job, newData, 'making the delta');
     } finally {

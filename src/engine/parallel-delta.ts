@@ -15,7 +15,17 @@
  * Literals need no stitching: their cut depends only on where a run starts, and the emitter
  * works on absolute positions. The calling thread keeps the data from the pending literal on
  * (at most the segments in flight) and writes every command itself, so the output order is
- * the stream order. Inputs shorter than a segment never reach the workers.
+ * the stream order.
+ *
+ * Whatever scans the segments fits under the stitching ({@link SegmentScanner}): the
+ * TypeScript engine's worker threads (here), or librsync jobs on the libuv pool
+ * (`native-delta.ts`).
+ *
+ * The worker threads are started only when they pay: while the pool is not running, the
+ * first 32 MiB are scanned on the calling thread (the true scan, segment by segment, writing
+ * as it goes), and only the segments after them go to the pool, which the stitching takes as
+ * it takes any other position of the true scan. A delta of a smaller file never starts the
+ * threads; once they run (a long-lived process), every segment goes to them.
  */
 import { BlockIndex } from '../rsync/block-index.js';
 import { chunksOf, type ByteSource } from '../rsync/byte-source.js';
@@ -27,17 +37,50 @@ import type { Signature } from '../rsync/signature.js';
 import { createStrongHasher } from '../rsync/strong-sum.js';
 import { BackupError } from '../errors.js';
 import { OrderedJobs } from './ordered-jobs.js';
-import { workerPool } from './worker-pool.js';
+import { COLD_START_BYTES, workerPool, workerPoolAvailable, workerPoolRunning, workerThreads, type WorkerPool } from './worker-pool.js';
 
-const SEGMENT = 4 << 20;
+/** Segments of about this many bytes are scanned at once. */
+export const SEGMENT = 4 << 20;
 /** Blocks longer than this make segments too large to be worth splitting. */
-const MAX_PARALLEL_BLOCK = 1 << 20;
+export const MAX_PARALLEL_BLOCK = 1 << 20;
 
-interface Scanned {
-  start: number;
-  last: boolean;
+/** A segment's scan: its matches and where it stopped. */
+export interface SegmentScan {
+  /** Matches as absolute (position, block, length) triples, in position order. */
   hits: Float64Array;
+  /** Where the scan stopped: the first position at or after the segment's end it would try. */
   end: number;
+}
+
+/** Scans segments of new data for {@link stitchedDelta}, several at once. */
+export interface SegmentScanner {
+  /** Segments in flight at once (the stitcher keeps twice as many queued). */
+  readonly concurrency: number;
+  /**
+   * Scan `data`, the new data from absolute offset `start`, as a scan that starts fresh at
+   * its first byte: the matches of the windows that start in its first `length` bytes. Every
+   * such window is whole in `data` and has a byte after it, unless `last` (then `data` runs to
+   * the end of the input). `data` is valid only during the call.
+   */
+  scan(start: number, length: number, last: boolean, data: Uint8Array): Promise<SegmentScan>;
+  /** Release the scanner's state; called once, when the delta ends however it ends. */
+  close(): void;
+}
+
+/** How {@link stitchedDelta} uses its scanner. */
+export interface StitchOptions {
+  /** Segment length, for tests that need many segments from small inputs. */
+  segmentBytes?: number;
+  /**
+   * Segments that start before this many bytes are scanned on the calling thread while no
+   * segment has gone to the scanner. Default 0.
+   */
+  localBytes?: number;
+  /**
+   * Input that never filled a segment goes to the scanner too (default: scanned on the
+   * calling thread, which costs the scanner nothing to start).
+   */
+  tailToScanner?: boolean;
 }
 
 /** Like {@link delta}, with the match scan spread over the worker pool for large inputs. */
@@ -47,24 +90,78 @@ export async function* parallelDelta(
   options: DeltaOptions = {},
   /** Segment length, for tests that need many segments from small inputs. */
   segmentBytes = SEGMENT,
+  /**
+   * Segments that start before this many bytes are scanned on the calling thread while no
+   * segment has gone to the pool: by default none when the pool is running, else
+   * {@link COLD_START_BYTES}, so a small delta never starts the threads.
+   */
+  localBytes = workerPoolRunning() ? 0 : COLD_START_BYTES,
 ): AsyncGenerator<Uint8Array, void, undefined> {
   const sig = await signatureOf(sigSource);
-  const pool = sig.count > 0 && sig.blockLength <= MAX_PARALLEL_BLOCK ? workerPool() : undefined;
-  if (!pool) {
+  if (sig.count === 0 || sig.blockLength > MAX_PARALLEL_BLOCK || !workerPoolAvailable()) {
     yield* delta(sig, newData, options);
     return;
   }
+  yield* stitchedDelta(sig, newData, options, poolScanner(sig, segmentBytes), { segmentBytes, localBytes });
+}
+
+/**
+ * Segments scanned by the worker pool, started with the first segment that goes to it;
+ * `segmentBytes` is the stitcher's segment length (buffers of that size are reused).
+ */
+export function poolScanner(sig: Signature, segmentBytes: number = SEGMENT): SegmentScanner {
+  let pool: WorkerPool | undefined;
+  let job: number | undefined;
+  return {
+    concurrency: workerThreads(),
+    scan(start, length, last, data) {
+      pool ??= workerPool()!;
+      if (job === undefined) {
+        job = pool.newJob();
+        pool.post({ type: 'delta-open', job, sig });
+      }
+      // Buffers of one size, so the pool reuses them from segment to segment.
+      const buffer = pool.takeBuffer(last ? data.length : Math.max(segmentBytes, 1) + sig.blockLength);
+      new Uint8Array(buffer).set(data);
+      return pool
+        .request(pool.leastLoaded(), { type: 'delta-scan', job, start, length, last, data: buffer, size: data.length }, [buffer])
+        .then((reply) => reply as SegmentScan);
+    },
+    close() {
+      if (job !== undefined && pool?.healthy) pool.post({ type: 'delta-close', job });
+    },
+  };
+}
+
+interface Scanned extends SegmentScan {
+  last: boolean;
+}
+
+/**
+ * The delta of `newData` against `sig` (whose block count is not 0), its segments scanned
+ * by `scanner` and stitched on this thread (see the header): byte-identical to {@link delta}.
+ */
+export async function* stitchedDelta(
+  sig: Signature,
+  newData: ByteSource,
+  options: DeltaOptions,
+  scanner: SegmentScanner,
+  stitching: StitchOptions = {},
+): AsyncGenerator<Uint8Array, void, undefined> {
   const bl = sig.blockLength;
-  const segment = Math.max(segmentBytes, 1);
+  const segment = Math.max(stitching.segmentBytes ?? SEGMENT, 1);
+  const localBytes = stitching.localBytes ?? 0;
   const writer = new DeltaWriter();
   const emitter = new DeltaEmitter(writer, maxLiteralOf(options), bl);
-  const scanner = new MatchScanner(new BlockIndex(sig), await createStrongHasher(sig.strong));
+  // This thread scans only to resynchronise, and the local segments: made when first needed.
+  let local: MatchScanner | undefined;
+  const localScanner = async (): Promise<MatchScanner> => (local ??= new MatchScanner(new BlockIndex(sig), await createStrongHasher(sig.strong)));
   const data = new DeltaBuffer(64 << 10);
-  const jobs = new OrderedJobs<Scanned>(2 * pool.size);
+  const jobs = new OrderedJobs<Scanned>(2 * scanner.concurrency);
   const onMatch = (pos: number, block: number, len: number): void => {
     emitter.match(data.base + pos, block, len, data.buf, data.base);
   };
-  let job: number | undefined;
+  let dispatched = false;
   let next = 0;
   let t = 0;
   let ended = false;
@@ -74,36 +171,25 @@ export async function* parallelDelta(
     // far ahead), and the buffer then no longer holds those bytes; nor are they needed.
     const start = Math.max(segStart, data.base);
     if (start >= segEnd && !last) return;
-    if (job === undefined) {
-      job = pool.newJob();
-      pool.post({ type: 'delta-open', job, sig });
-    }
+    dispatched = true;
     const stop = last ? data.end : segEnd + bl;
-    const size = stop - start;
-    const buffer = pool.takeBuffer(last ? size : segment + bl);
-    new Uint8Array(buffer).set(data.buf.subarray(start - data.base, stop - data.base));
     const length = (last ? data.end : segEnd) - start;
-    jobs.add(
-      pool
-        .request(pool.leastLoaded(), { type: 'delta-scan', job, start, length, last, data: buffer, size }, [buffer])
-        .then((reply) => {
-          const r = reply as { hits: Float64Array; end: number };
-          return { start, last, hits: r.hits, end: r.end };
-        }),
-    );
+    const view = data.buf.subarray(start - data.base, stop - data.base);
+    jobs.add(scanner.scan(start, length, last, view).then((r) => ({ ...r, last })));
   };
 
   /** The true scan from `t` to `stopAt`, on this thread. */
-  const rescan = (stopAt: number, last: boolean): void => {
-    scanner.reset();
-    const stopped = data.base + scanner.scan(data.buf, t - data.base, data.avail, last && ended, stopAt - data.base, onMatch);
+  const rescan = async (stopAt: number, last: boolean): Promise<void> => {
+    const scan = await localScanner();
+    scan.reset();
+    const stopped = data.base + scan.scan(data.buf, t - data.base, data.avail, last && ended, stopAt - data.base, onMatch);
     if (stopped < stopAt && !(last && ended)) {
       throw new BackupError('EINTERNAL', `parallel delta ran out of data at ${stopped} while resynchronising to ${stopAt}`);
     }
     t = stopped;
   };
 
-  const stitch = (s: Scanned): void => {
+  const stitch = async (s: Scanned): Promise<void> => {
     const { hits } = s;
     const n = hits.length / 3;
     let i = 0;
@@ -114,7 +200,7 @@ export async function* parallelDelta(
       }
       while (i < n && hits[3 * i]! + hits[3 * i + 2]! <= t) i++;
       if (i < n && hits[3 * i]! < t) {
-        rescan(hits[3 * i]! + hits[3 * i + 2]!, s.last);
+        await rescan(hits[3 * i]! + hits[3 * i + 2]!, s.last);
         continue;
       }
       break;
@@ -128,27 +214,36 @@ export async function* parallelDelta(
     for await (const chunk of chunksOf(newData)) {
       data.append(chunk, emitter.litStart);
       while (data.end - next >= segment + 2 * bl + 1) {
-        dispatch(next, next + segment, false);
+        if (!dispatched && next < localBytes) {
+          await rescan(next + segment, false);
+          emitter.passed(t, data.buf, data.base);
+          yield* writer.take();
+        } else {
+          dispatch(next, next + segment, false);
+        }
         next += segment;
         while (jobs.full) {
-          stitch(await jobs.next());
+          await stitch(await jobs.next());
           yield* writer.take();
         }
       }
     }
     ended = true;
-    if (job === undefined) {
-      t = data.base + scanner.scan(data.buf, t - data.base, data.avail, true, Infinity, onMatch);
-    } else {
+    if (dispatched || stitching.tailToScanner) {
       dispatch(next, data.end, true);
       while (jobs.length > 0) {
-        stitch(await jobs.next());
+        await stitch(await jobs.next());
         yield* writer.take();
       }
+    } else {
+      const scan = await localScanner();
+      t = data.base + scan.scan(data.buf, t - data.base, data.avail, true, Infinity, onMatch);
     }
     emitter.finish(data.end, data.buf, data.base);
     yield* writer.take(true);
   } finally {
-    if (job !== undefined && pool.healthy) pool.post({ type: 'delta-close', job });
+    // A scan still running may be reading the scanner's state: let every one settle first.
+    while (jobs.length > 0) await jobs.next().catch(() => undefined);
+    scanner.close();
   }
 }

@@ -43,17 +43,22 @@ export function selectEngine(choice?: EngineChoice, operation?: EngineOperation)
 }
 
 /**
- * Under `auto`, the operations where the benchmark (`bench/parallel.mjs`, figures in
- * `bench/RESULTS.md` (section 2)) shows librsync ahead of the TypeScript engine:
+ * Under `auto`, the operations where the benchmarks (`bench/parallel.mjs`, `bench/engine.mjs`,
+ * figures in `bench/RESULTS.md` sections 1 and 2) show the native engine ahead:
  * - signature: 1.0-2.8x on files up to 8 MiB, 0.8-1.8x on one 256 MiB file (which the
- *   TypeScript engine spreads over its worker pool), 1.2-1.8x with 8 files at once;
- * - patch: 1.3-3.3x on a 256 MiB file (librsync `pread`s the basis straight into the
- *   output), 2.8x on 64 KiB files;
- * - not delta: on a large file where nothing matches, librsync 2.3.2 (one core) is
- *   1.8-2.9x behind the TypeScript engine (all cores); it is ahead on files under 16 MiB, but a
- *   backup's time goes to the large changed files.
+ *   TypeScript engine spreads over its worker pool), 1.2-1.8x with 8 files at once; and a
+ *   named file is read by the addon itself, range by range on the thread pool
+ *   (`file-signature.ts`), so the JavaScript thread does no reading;
+ * - patch: between files, COPYs are copied inside the kernel (`file-patch.ts`); between
+ *   streams, librsync `pread`s the basis straight into the output (1.3-3.3x on a 256 MiB file,
+ *   2.8x on 64 KiB files);
+ * - delta: librsync scans segments on every core of the libuv pool (`native-delta.ts`). On
+ *   matching data it needs 0.6-0.7x the CPU of the TypeScript engine (whose BLAKE2 runs in
+ *   WASM), so it is ahead whether or not a second core is free (256 MiB, 2 cores shared:
+ *   0.79-0.96x rdiff's time against 0.5-0.75x); where nothing matches the TypeScript engine
+ *   is faster (1.6-2.2x rdiff against 1.2-1.5x), but both are ahead of rdiff there.
  * Without an operation (a caller that will use the engine for anything), the TypeScript one.
  */
 function autoPrefersNative(operation?: EngineOperation): boolean {
-  return operation === 'signature' || operation === 'patch';
+  return operation !== undefined;
 }

@@ -28,7 +28,8 @@ function workerScript(): string | undefined {
   return built && existsSync(built) ? built : undefined;
 }
 
-function threadCount(): number {
+/** Threads the pool has, or will have when it starts: `IBT_THREADS`, else one per core (at most 8). */
+export function workerThreads(): number {
   const env = Number(process.env.IBT_THREADS);
   if (Number.isInteger(env) && env >= 1) return Math.min(env, 64);
   return Math.min(availableParallelism(), 8);
@@ -132,16 +133,37 @@ export class WorkerPool {
 let shared: WorkerPool | undefined;
 let unavailable = false;
 
+/**
+ * Bytes of input from which a job starts the pool when it is not running yet. Starting it
+ * costs each thread its own node start-up and module loading, 0.1-0.15 s of CPU per thread
+ * (measured with `node --cpu-prof`, half of it loading hash-wasm), about what one thread
+ * takes to scan 32 MiB; so a cold pool is started only once that much input has been seen,
+ * while a running pool is worth using from the first segment.
+ */
+export const COLD_START_BYTES = 32 << 20;
+
+/** Whether the pool is running (started and healthy), so using it costs no start-up. */
+export function workerPoolRunning(): boolean {
+  return shared?.healthy === true;
+}
+
+/**
+ * Whether {@link workerPool} gives a pool, without starting one: callers that may not need
+ * the threads (an input that turns out small) decide their method first and start the pool
+ * only when the first piece of work for it is ready, since starting the threads costs more
+ * than a small job.
+ */
+export function workerPoolAvailable(): boolean {
+  if (shared?.healthy) return true;
+  if (unavailable) return false;
+  if (workerThreads() < 2 || !workerScript()) unavailable = true;
+  return !unavailable;
+}
+
 /** The shared pool, started on first call; undefined when threads are off or unavailable. */
 export function workerPool(): WorkerPool | undefined {
   if (shared?.healthy) return shared;
-  if (unavailable) return undefined;
-  const size = threadCount();
-  const script = workerScript();
-  if (size < 2 || !script) {
-    unavailable = true;
-    return undefined;
-  }
-  shared = new WorkerPool(script, size);
+  if (!workerPoolAvailable()) return undefined;
+  shared = new WorkerPool(workerScript()!, workerThreads());
   return shared;
 }

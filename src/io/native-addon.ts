@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { BackupError } from '../errors.js';
 
 /** The interface version of `native/src/addon.cc` this code speaks. */
-const ADDON_ABI = 2;
+const ADDON_ABI = 3;
 const PACKAGE_NAME = 'incremental-backups-tools';
 const BUILD_HINT = 'run `npm run build:native`';
 
@@ -42,6 +42,19 @@ export interface NativeJob {
   close(): void;
 }
 
+/** A signature loaded for deltas scanned in segments; see `native/src/delta_index.cc`. */
+export interface NativeDeltaIndex {
+  /**
+   * The matches librsync's delta of `data` (a whole input) makes in windows starting before
+   * `length`, as (position, block, length) triples with positions relative to `data`, and
+   * where the scan stopped at or after `length`; on the libuv thread pool (each pool thread
+   * loads the signature once). Rejects with an Error carrying `rsResult`.
+   */
+  scan(data: Uint8Array, length: number): Promise<{ hits: Float64Array; end: number }>;
+  /** Free the loaded signatures now (deferred to the end of running scans). */
+  close(): void;
+}
+
 /** The addon's exports. */
 export interface NativeAddon {
   readonly abi: number;
@@ -54,7 +67,9 @@ export interface NativeAddon {
     /** `owner` (the FileHandle) is kept alive while the job may read its descriptor `fd`. */
     new (kind: 'patch', fd: number, owner: object): NativeJob;
   };
-  /** Jobs whose librsync state is still allocated (for leak tests). */
+  /** An index of the serialized `signature` (copied) for deltas scanned in segments. */
+  readonly DeltaIndex: new (signature: Uint8Array) => NativeDeltaIndex;
+  /** Jobs and delta indexes whose librsync state is still allocated (for leak tests). */
   liveJobs(): number;
   /**
    * Set the access and modification times of `path` (relative to the directory `dirfd`; -100
@@ -68,6 +83,30 @@ export interface NativeAddon {
   seekData(fd: number, offset: number): number;
   /** `lseek(fd, offset, SEEK_HOLE)`: the first hole at or after `offset` (the end of the file counts as one), or -1 past the end. */
   seekHole(fd: number, offset: number): number;
+  /**
+   * `copy_file_range(2)` of `length` bytes from `fdIn` at `offIn` to `fdOut` at `offOut`,
+   * inside the kernel, on the libuv thread pool; neither file's position moves. Resolves to
+   * the bytes copied: fewer than `length` only where the input ends. Rejects with a
+   * node-style errno Error; `EXDEV`, `ENOSYS`, `EOPNOTSUPP` and `EINVAL` mean this pair of
+   * files cannot be copied so (copy through memory instead).
+   */
+  copyFileRange(fdIn: number, offIn: number, fdOut: number, offOut: number, length: number): Promise<number>;
+  /**
+   * librsync's signature of `length` bytes of the open file `fd` from `offset`, read and
+   * computed on the libuv thread pool. `out` is the job's whole output, the 12-byte header
+   * first; `read` the bytes the file had there (fewer than `length` where it ends). `owner`
+   * (the FileHandle) is kept alive meanwhile. Rejects with a node-style errno Error for a
+   * failed read, an Error with `rsResult` for a librsync failure.
+   */
+  signatureOfRange(
+    fd: number,
+    offset: number,
+    length: number,
+    magic: number,
+    blockLength: number,
+    strongLength: number,
+    owner: object,
+  ): Promise<{ out: Uint8Array; read: number }>;
 }
 
 /** The addon, or why it cannot be used. */
@@ -96,9 +135,11 @@ export function addonPath(): string | undefined {
   return root === undefined ? undefined : join(root, 'native', 'build', 'Release', 'ibt_librsync.node');
 }
 
-function tryLoad(): AddonLoad {
-  const path = addonPath();
-  if (path === undefined) return { error: `the ${PACKAGE_NAME} package root was not found` };
+/**
+ * Load the addon built at `path` (uncached): the addon, or why it cannot be used — missing,
+ * not loadable, or of another ABI than this code speaks.
+ */
+export function loadAddonFrom(path: string): AddonLoad {
   if (!existsSync(path)) return { error: `the native engine is not built (${BUILD_HINT})` };
   let addon: NativeAddon;
   try {
@@ -114,7 +155,10 @@ function tryLoad(): AddonLoad {
 
 /** Load the addon once; later calls return the same outcome. */
 export function loadAddon(): AddonLoad {
-  cached ??= tryLoad();
+  if (cached === undefined) {
+    const path = addonPath();
+    cached = path === undefined ? { error: `the ${PACKAGE_NAME} package root was not found` } : loadAddonFrom(path);
+  }
   return cached;
 }
 

@@ -10,6 +10,10 @@
  * opcode are corrupt; a delta that ends inside a command or without END, or a COPY that
  * reaches past the end of the basis, is truncation (after the bytes that did exist are
  * written, as rdiff does). Bytes after END are ignored.
+ *
+ * The decoding is {@link DeltaReader}, exported with the windowed basis reader for callers
+ * that carry out the commands their own way (the file-to-file patch in `src/engine` copies
+ * COPYs inside the kernel).
  */
 import { BackupError } from '../errors.js';
 import { ChunkReader, chunksOf, readUintBE, type ByteSource } from './byte-source.js';
@@ -60,13 +64,84 @@ class OutputChunks {
   }
 }
 
-async function readParam(reader: ChunkReader, width: number, what: string): Promise<number> {
-  const bytes = await reader.read(width);
-  if (bytes.length < width) throw new BackupError('ETRUNCATED', `delta ends inside the ${what} of a command at byte ${reader.consumed}`);
-  if (width === 8 && bytes[0]! >= 0x80) {
-    throw new BackupError('ECORRUPT', `delta has a ${what} of 2^63 or more at byte ${reader.consumed - 8}`);
+/** One command of a delta, as {@link DeltaReader} reads it. */
+export type DeltaCommand =
+  /** `length` bytes of new data follow in the delta: take them with {@link DeltaReader.literal}. */
+  | { op: 'literal'; length: number }
+  /** `length` bytes of the basis at `offset`. */
+  | { op: 'copy'; offset: number; length: number }
+  /** The delta's END: nothing after it is read. */
+  | { op: 'end' };
+
+/**
+ * Reads a delta command by command (README §5, errors §7), with librsync's errors: the decoding shared
+ * by {@link patch} and by callers that apply COPYs their own way (a file-to-file patch
+ * copies them inside the kernel).
+ */
+export class DeltaReader {
+  private readonly reader: ChunkReader;
+  private started = false;
+  private literalLeft = 0;
+
+  constructor(delta: ByteSource) {
+    this.reader = new ChunkReader(chunksOf(delta)[Symbol.asyncIterator]());
   }
-  return readUintBE(bytes, 0, width);
+
+  /** The next command. A literal's data must all be taken with {@link literal} first. */
+  async next(): Promise<DeltaCommand> {
+    const reader = this.reader;
+    if (this.literalLeft > 0) throw new BackupError('EINTERNAL', 'a literal was not read before the next delta command');
+    if (!this.started) {
+      this.started = true;
+      const magic = await reader.read(4);
+      if (magic.length < 4) throw new BackupError('ETRUNCATED', 'delta ends inside its magic number');
+      const m = readUintBE(magic, 0, 4);
+      if (m !== DELTA_MAGIC) throw new BackupError('EBADMAGIC', `not a delta: bad magic 0x${m.toString(16).padStart(8, '0')}`);
+    }
+    const opByte = await reader.read(1);
+    if (opByte.length === 0) throw new BackupError('ETRUNCATED', `delta ends without an END command at byte ${reader.consumed}`);
+    const op = opByte[0]!;
+    if (op === 0) return { op: 'end' };
+    if (op <= 0x44) {
+      const length = op <= 0x40 ? op : await this.param(WIDTHS[op - 0x41]!, 'length');
+      if (length === 0) throw new BackupError('ECORRUPT', `delta has a zero-length literal at byte ${reader.consumed}`);
+      this.literalLeft = length;
+      return { op: 'literal', length };
+    }
+    if (op <= 0x54) {
+      const code = op - 0x45;
+      const offset = await this.param(WIDTHS[code >> 2]!, 'copy offset');
+      const length = await this.param(WIDTHS[code & 3]!, 'copy length');
+      if (length === 0) throw new BackupError('ECORRUPT', `delta has a zero-length copy at byte ${reader.consumed}`);
+      return { op: 'copy', offset, length };
+    }
+    throw new BackupError('ECORRUPT', `delta has the reserved opcode 0x${op.toString(16)} at byte ${reader.consumed - 1}`);
+  }
+
+  /**
+   * The next piece (at most `max` bytes, never empty) of the current literal's data: a view
+   * of the delta's chunk, valid until the next read.
+   */
+  async literal(max: number): Promise<Uint8Array> {
+    const piece = await this.reader.readSome(Math.min(max, this.literalLeft));
+    if (piece.length === 0) throw new BackupError('ETRUNCATED', `delta ends inside literal data at byte ${this.reader.consumed}`);
+    this.literalLeft -= piece.length;
+    return piece;
+  }
+
+  /** Let the delta's source release its resources; it is not read to its end. */
+  close(): Promise<void> {
+    return this.reader.close();
+  }
+
+  private async param(width: number, what: string): Promise<number> {
+    const bytes = await this.reader.read(width);
+    if (bytes.length < width) throw new BackupError('ETRUNCATED', `delta ends inside the ${what} of a command at byte ${this.reader.consumed}`);
+    if (width === 8 && bytes[0]! >= 0x80) {
+      throw new BackupError('ECORRUPT', `delta has a ${what} of 2^63 or more at byte ${this.reader.consumed - 8}`);
+    }
+    return readUintBE(bytes, 0, width);
+  }
 }
 
 /**
@@ -74,38 +149,22 @@ async function readParam(reader: ChunkReader, width: number, what: string): Prom
  * works as the basis.
  */
 export async function* patch(basis: PatchBasis, delta: ByteSource): AsyncGenerator<Uint8Array, void, undefined> {
-  const reader = new ChunkReader(chunksOf(delta)[Symbol.asyncIterator]());
+  const reader = new DeltaReader(delta);
   const out = new OutputChunks();
   const source = new BasisReader(basis);
   try {
-    const magic = await reader.read(4);
-    if (magic.length < 4) throw new BackupError('ETRUNCATED', 'delta ends inside its magic number');
-    const m = readUintBE(magic, 0, 4);
-    if (m !== DELTA_MAGIC) throw new BackupError('EBADMAGIC', `not a delta: bad magic 0x${m.toString(16).padStart(8, '0')}`);
     for (;;) {
-      const opByte = await reader.read(1);
-      if (opByte.length === 0) throw new BackupError('ETRUNCATED', `delta ends without an END command at byte ${reader.consumed}`);
-      const op = opByte[0]!;
-      if (op === 0) break;
-      if (op <= 0x44) {
-        const len = op <= 0x40 ? op : await readParam(reader, WIDTHS[op - 0x41]!, 'length');
-        if (len === 0) throw new BackupError('ECORRUPT', `delta has a zero-length literal at byte ${reader.consumed}`);
-        let left = len;
-        while (left > 0) {
-          const piece = await reader.readSome(left);
-          if (piece.length === 0) throw new BackupError('ETRUNCATED', `delta ends inside literal data at byte ${reader.consumed}`);
+      const cmd = await reader.next();
+      if (cmd.op === 'end') break;
+      if (cmd.op === 'literal') {
+        for (let left = cmd.length; left > 0; ) {
+          const piece = await reader.literal(left);
           out.put(piece);
           left -= piece.length;
           if (out.full.length > 0) yield* out.drain(false);
         }
-      } else if (op <= 0x54) {
-        const code = op - 0x45;
-        const offset = await readParam(reader, WIDTHS[code >> 2]!, 'copy offset');
-        const len = await readParam(reader, WIDTHS[code & 3]!, 'copy length');
-        if (len === 0) throw new BackupError('ECORRUPT', `delta has a zero-length copy at byte ${reader.consumed}`);
-        yield* copyFromBasis(source, offset, len, out);
       } else {
-        throw new BackupError('ECORRUPT', `delta has the reserved opcode 0x${op.toString(16)} at byte ${reader.consumed - 1}`);
+        yield* copyFromBasis(source, cmd.offset, cmd.length, out);
       }
     }
   } catch (e) {
@@ -124,11 +183,12 @@ const WINDOW = 1 << 20;
  * repetitive or finely edited data then cost a memory copy each instead of a system call
  * each. A read of a window or more goes straight into the output.
  */
-class BasisReader {
+export class BasisReader {
   private window: Uint8Array | undefined;
   private winStart = 0;
   private winLen = 0;
 
+  /** Reads `basis`; read errors other than {@link BackupError}s become `EIO`. */
   constructor(private readonly basis: PatchBasis) {}
 
   private async pread(dst: Uint8Array, at: number, n: number, pos: number): Promise<number> {

@@ -3,7 +3,7 @@
 // same files and compares.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { randomData, scatteredOverwrites } from '../helpers/data.js';
@@ -70,6 +70,45 @@ describe.skipIf(!built || rdiff.skip)(`ibt rdiff against rdiff${built ? rdiff.no
         expect(p.ours.stdout.equals(await readFile(f(newFile)))).toBe(true);
       }
     }
+  });
+
+  // A named output is patched file to file (COPYs copied in the kernel where the addon is
+  // built), not streamed: the same bytes as rdiff's, COPY-heavy deltas included.
+  it('patch into a named file: the file rdiff writes, on every engine', async () => {
+    const basis = await readFile(f('basis'));
+    const next = Buffer.concat([basis.subarray(1000), randomData(5, 3000), basis.subarray(0, 200_000), basis.subarray(0, 64)]);
+    await writeFile(f('copy-heavy'), next);
+    run('rdiff', ['-f', 'signature', 'basis', 'ch.sig'], dir.path);
+    run('rdiff', ['-f', 'delta', 'ch.sig', 'copy-heavy', 'ch.delta'], dir.path);
+    expect(run('rdiff', ['-f', 'patch', 'basis', 'ch.delta', 'ch.theirs'], dir.path).status).toBe(0);
+    for (const engine of [...engines, 'auto']) {
+      if (engine === 'native' && !(await nativeBuilt())) continue;
+      expect(run(process.execPath, [CLI, 'rdiff', '-f', '--engine', engine, 'patch', 'basis', 'ch.delta', 'ch.ours'], dir.path).status).toBe(0);
+      expect((await readFile(f('ch.ours'))).equals(await readFile(f('ch.theirs')))).toBe(true);
+      const piped = run(process.execPath, [CLI, 'rdiff', '-f', '--engine', engine, 'patch', 'basis', '-', 'ch.piped'], dir.path, await readFile(f('ch.delta')));
+      expect(piped.status).toBe(0);
+      expect((await readFile(f('ch.piped'))).equals(next)).toBe(true);
+    }
+  });
+
+  // The addon is optional: a package without its build patches through memory under auto,
+  // and refuses --engine native with the reason (exit 1) instead of failing some other way.
+  it('without the native addon: patch works under auto, --engine native is refused', async () => {
+    const pkg = join(dir.path, 'pkg');
+    const root = join(import.meta.dirname, '../..');
+    await mkdir(pkg);
+    await cp(join(root, 'package.json'), join(pkg, 'package.json'));
+    await cp(join(root, 'dist'), join(pkg, 'dist'), { recursive: true });
+    await symlink(join(root, 'node_modules'), join(pkg, 'node_modules'));
+    const cli = join(pkg, 'dist/cli/main.js');
+    run('rdiff', ['-f', 'signature', 'basis', 'nn.sig'], dir.path);
+    run('rdiff', ['-f', 'delta', 'nn.sig', 'new', 'nn.delta'], dir.path);
+    expect(run(process.execPath, [cli, 'rdiff', '-f', 'patch', 'basis', 'nn.delta', 'nn.out'], dir.path).status).toBe(0);
+    expect((await readFile(f('nn.out'))).equals(await readFile(f('new')))).toBe(true);
+    const refused = spawnSync(process.execPath, [cli, 'rdiff', '-f', '--engine', 'native', 'patch', 'basis', 'nn.delta', 'nn.never'], { cwd: dir.path, encoding: 'utf8' });
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toMatch(/not built.*npm run build:native/);
+    expect(existsSync(f('nn.never'))).toBe(false);
   });
 
   it('refuses to overwrite without -f (exit 100) and overwrites with it', async () => {

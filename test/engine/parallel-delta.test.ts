@@ -1,12 +1,17 @@
-// The parallel delta must write exactly the bytes of the one-thread encoder. Segments here
-// are tiny (a few blocks), so every input crosses many boundaries, and the inputs are built
-// to make matches straddle them at shifted alignments — the case the stitcher resyncs.
+// The parallel delta must write exactly the bytes of the one-thread encoder, whichever scans
+// the segments: the TypeScript engine's worker threads, or librsync jobs on the libuv pool
+// (the native engine's delta). Segments here are tiny (a few blocks), so every input crosses
+// many boundaries, and the inputs are built to make matches straddle them at shifted
+// alignments — the case the stitcher resyncs.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { computeSignature, delta, type Signature } from '../../src/rsync/index.js';
-import { parallelDelta } from '../../src/engine/parallel-delta.js';
+import { computeSignature, delta, serializeSignature, type Signature } from '../../src/rsync/index.js';
+import { parallelDelta, poolScanner, stitchedDelta, type SegmentScanner } from '../../src/engine/parallel-delta.js';
+import { adaptiveScanner, librsyncScanner } from '../../src/engine/native-delta.js';
 import { workerPool } from '../../src/engine/worker-pool.js';
+import { loadAddon } from '../../src/io/native-addon.js';
 import { collect } from '../helpers/streams.js';
+import { onCi } from '../helpers/tools.js';
 
 function chunked(data: Uint8Array, size: number): Uint8Array[] {
   const out: Uint8Array[] = [];
@@ -14,21 +19,40 @@ function chunked(data: Uint8Array, size: number): Uint8Array[] {
   return out;
 }
 
-async function expectSame(sig: Signature, data: Uint8Array, segment: number, chunk: number, maxLiteral?: number): Promise<void> {
-  const want = await collect(delta(sig, data, { maxLiteral }));
-  const got = await collect(parallelDelta(sig, chunked(data, chunk), { maxLiteral }, segment));
-  expect(got.equals(want)).toBe(true);
-}
+/** A parallel delta of `data` in `segment`-byte segments, the first `localBytes` scanned on the calling thread. */
+type Run = (sig: Signature, data: Uint8Array[], maxLiteral: number | undefined, segment: number | undefined, localBytes: number) => AsyncIterable<Uint8Array>;
 
 const pool = workerPool();
-const skipReason = pool ? '' : ' — skipped: no worker pool (one core, IBT_THREADS=1, or dist/ not built: npm run build)';
+const addon = loadAddon().addon;
 
-it.runIf(process.env.CI === 'true')('CI has a worker pool of at least two threads', () => {
+const scanners: [string, Run | undefined, string][] = [
+  [
+    'worker threads',
+    pool && ((sig, data, maxLiteral, segment, localBytes) => parallelDelta(sig, data, { maxLiteral }, segment, localBytes)),
+    'no worker pool (one core, IBT_THREADS=1, or dist/ not built: npm run build)',
+  ],
+  [
+    'librsync on the libuv pool',
+    addon &&
+      ((sig, data, maxLiteral, segment, localBytes) =>
+        stitchedDelta(sig, data, { maxLiteral }, librsyncScanner(addon, serializeSignature(sig), 2), { segmentBytes: segment, localBytes, tailToScanner: true })),
+    'the native addon is not built (npm run build:native)',
+  ],
+];
+
+it.runIf(onCi)('CI has a worker pool of at least two threads and the native addon', () => {
   expect(pool?.size).toBeGreaterThanOrEqual(2);
+  expect(addon).toBeDefined();
 });
 
-describe.skipIf(!pool)(`parallelDelta${skipReason}`, () => {
-  it('matches the one-thread encoder on edited, shifted and repetitive data', async () => {
+describe.each(scanners)('parallel delta, segments scanned by %s', (_, run, why) => {
+  async function expectSame(sig: Signature, data: Uint8Array, segment: number | undefined, chunk: number, maxLiteral?: number, localBytes = 0): Promise<void> {
+    const want = await collect(delta(sig, data, { maxLiteral }));
+    const got = await collect(run!(sig, chunked(data, chunk), maxLiteral, segment, localBytes));
+    expect(got.equals(want)).toBe(true);
+  }
+
+  it.skipIf(!run)(`matches the one-thread encoder on edited, shifted and repetitive data${run ? '' : ` — skipped: ${why}`}`, async () => {
     const seedBytes = fc.uint8Array({ minLength: 1, maxLength: 64 });
     const edit = fc.record({
       at: fc.nat(),
@@ -50,7 +74,8 @@ describe.skipIf(!pool)(`parallelDelta${skipReason}`, () => {
         fc.integer({ min: 1, max: 900 }),
         fc.constantFrom(undefined, 40, 65533),
         fc.constantFrom('rabinkarp', 'rollsum'),
-        async (basis, edits, blockLength, segment, chunk, maxLiteral, weak) => {
+        fc.oneof(fc.constant(0), fc.nat(5000)),
+        async (basis, edits, blockLength, segment, chunk, maxLiteral, weak, localBytes) => {
           let next = Buffer.from(basis);
           for (const e of edits) {
             const at = next.length === 0 ? 0 : e.at % (next.length + 1);
@@ -60,14 +85,15 @@ describe.skipIf(!pool)(`parallelDelta${skipReason}`, () => {
             else next = Buffer.concat([next.subarray(0, at), next.subarray(at, at + e.len), next.subarray(at)]);
           }
           const sig = await computeSignature(basis, { blockLength, strongLength: 8, weak });
-          await expectSame(sig, next, segment, chunk, maxLiteral);
+          if (sig.count === 0) return;
+          await expectSame(sig, next, segment, chunk, maxLiteral, localBytes);
         },
       ),
       { numRuns: 300 },
     );
   });
 
-  it('matches on periodic data, where every segment start lands inside a match of another alignment', async () => {
+  it.skipIf(!run)('matches on periodic data, where every segment start lands inside a match of another alignment', async () => {
     const unit = Uint8Array.from({ length: 96 }, (_, i) => (i * 37) & 0xff);
     const basis = Buffer.concat(Array.from({ length: 40 }, () => unit));
     const shifted = Buffer.concat([Buffer.from([1, 2, 3]), basis, basis.subarray(17)]);
@@ -77,13 +103,48 @@ describe.skipIf(!pool)(`parallelDelta${skipReason}`, () => {
     }
   });
 
-  it('matches on inputs larger than the default segment', async () => {
+  it.skipIf(!run)('matches on inputs larger than the default segment, and when the first segments are scanned here', async () => {
     const basis = new Uint8Array(12 << 20);
     for (let i = 0; i < basis.length; i++) basis[i] = (Math.imul(i, 2654435761) >>> 23) & 0xff;
     const next = Buffer.concat([basis.subarray(0, 5_000_000), Buffer.from('inserted'), basis.subarray(5_000_000, 9_000_000), basis.subarray(9_100_000)]);
     const sig = await computeSignature(basis);
-    const want = await collect(delta(sig, next));
-    const got = await collect(parallelDelta(sig, chunked(next, 1 << 20)));
-    expect(got.equals(want)).toBe(true);
+    await expectSame(sig, next, undefined, 1 << 20);
+    await expectSame(sig, next, undefined, 1 << 20, undefined, 6 << 20);
+  });
+});
+
+describe.skipIf(!pool || !addon)('the native engine’s adaptive scan', () => {
+  /** `scanner`, counting the segments it is given. */
+  function counted(scanner: SegmentScanner): SegmentScanner & { segments: number } {
+    const c = {
+      segments: 0,
+      concurrency: scanner.concurrency,
+      scan: (...args: Parameters<SegmentScanner['scan']>) => {
+        c.segments++;
+        return scanner.scan(...args);
+      },
+      close: () => scanner.close(),
+    };
+    return c;
+  }
+
+  // librsync scans matching data fastest and the threads unmatched data: a file whose second
+  // half changed throughout must be scanned by both, one that matches by librsync alone.
+  it('gives matching segments to librsync and unmatched ones to the threads, with the one-thread bytes', async () => {
+    const basis = new Uint8Array(3 << 20);
+    for (let i = 0; i < basis.length; i++) basis[i] = (Math.imul(i, 2654435761) >>> 23) & 0xff;
+    const sig = await computeSignature(basis, { blockLength: 1024 });
+    const noise = Uint8Array.from({ length: 1 << 20 }, (_, i) => (Math.imul(i + 7, 40503) >>> 7) & 0xff);
+    for (const [next, bothUsed] of [
+      [Buffer.concat([basis.subarray(0, 2 << 20), noise, noise]), true],
+      [Buffer.concat([basis.subarray(5), basis.subarray(0, 1 << 20)]), false],
+    ] as const) {
+      const native = counted(librsyncScanner(addon!, serializeSignature(sig), 2));
+      const threads = counted(poolScanner(sig, 64 << 10));
+      const got = await collect(stitchedDelta(sig, chunked(next, 100_000), {}, adaptiveScanner(native, threads), { segmentBytes: 64 << 10, tailToScanner: true }));
+      expect(got.equals(await collect(delta(sig, next)))).toBe(true);
+      expect(native.segments).toBeGreaterThan(0);
+      expect(threads.segments > 0).toBe(bothUsed);
+    }
   });
 });

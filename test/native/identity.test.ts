@@ -65,7 +65,8 @@ describeNative(`native engine: same bytes as js and rdiff${rdiff.note}`, ({ engi
       const rdiffSig = await readFile(sigR!);
       const rdiffDelta = await readFile(deltaR!);
 
-      // Through the file helpers, as users call them: basis read as a stream, patch by fd.
+      // Through the file helpers, as users call them: the basis read by the addon in ranges,
+      // COPYs copied in the kernel.
       await signatureFile(basis!, sigN!, { ...c.options, engine: 'native' });
       await deltaFile(sigN!, next!, deltaN!, { engine: 'native' });
       await patchFile(basis!, deltaN!, outN!, { engine: 'native' });
