@@ -7,6 +7,7 @@
       "target_name": "ibt_librsync",
       "sources": [
         "src/addon.cc",
+        "src/args.cc",
         "src/basis.cc",
         "src/copy_range.cc",
         "src/delta_index.cc",

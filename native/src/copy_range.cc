@@ -6,7 +6,7 @@
 // systems that reflink), so they never pass through user memory: a COPY costs one copy
 // instead of librsync's two (pread into a buffer, write from it), and no JavaScript buffer.
 //
-// Each call is a Napi::AsyncWorker, like the librsync steps: the copy runs on the libuv
+// Each call is a PromiseWorker, like the librsync steps: the copy runs on the libuv
 // thread pool and the event loop stays free however long it takes. The caller bounds that
 // time by cutting large COPYs into slices (a few milliseconds each), so one copy never holds
 // a pool thread, which node's own file-system calls share, for long. Offsets are explicit
@@ -29,24 +29,23 @@
 #include <cerrno>
 #include <cstdint>
 
+#include "args.h"
 #include "fsops.h"
+#include "promise_worker.h"
 
 namespace ibt {
 
 namespace {
 
-class CopyWorker : public Napi::AsyncWorker {
+class CopyWorker : public PromiseWorker {
  public:
   CopyWorker(Napi::Env env, int fdIn, int64_t offIn, int fdOut, int64_t offOut, int64_t length)
-      : Napi::AsyncWorker(env, "ibt:copy-file-range"),
-        deferred_(Napi::Promise::Deferred::New(env)),
+      : PromiseWorker(env, "ibt:copy-file-range"),
         fdIn_(fdIn),
         offIn_(offIn),
         fdOut_(fdOut),
         offOut_(offOut),
         left_(length) {}
-
-  Napi::Promise Promise() { return deferred_.Promise(); }
 
   void Execute() override {
 #ifdef __linux__
@@ -71,14 +70,13 @@ class CopyWorker : public Napi::AsyncWorker {
   void OnOK() override {
     Napi::Env env = Env();
     if (error_ != 0 && copied_ == 0) {
-      deferred_.Reject(ErrnoError(env, error_, "copy_file_range").Value());
+      Reject(ErrnoError(env, error_, "copy_file_range").Value());
       return;
     }
-    deferred_.Resolve(Napi::Number::New(env, static_cast<double>(copied_)));
+    Resolve(Napi::Number::New(env, static_cast<double>(copied_)));
   }
 
  private:
-  Napi::Promise::Deferred deferred_;
   int fdIn_;
   int64_t offIn_;
   int fdOut_;
@@ -88,31 +86,13 @@ class CopyWorker : public Napi::AsyncWorker {
   int error_ = 0;
 };
 
-int32_t Fd(const Napi::CallbackInfo& info, size_t i) {
-  if (!info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), "a file descriptor (number) is required");
-  return info[i].As<Napi::Number>().Int32Value();
-}
-
-// A non-negative integer argument below 2^53 (a byte offset or length).
-int64_t Count(const Napi::CallbackInfo& info, size_t i, const char* what) {
-  if (!info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(what) + " (number) is required");
-  double v = info[i].As<Napi::Number>().DoubleValue();
-  if (!(v >= 0 && v <= 9007199254740991.0) || v != static_cast<double>(static_cast<int64_t>(v))) {
-    throw Napi::RangeError::New(info.Env(), std::string(what) + " must be an integer from 0 to 2^53 - 1");
-  }
-  return static_cast<int64_t>(v);
-}
-
 Napi::Value CopyFileRange(const Napi::CallbackInfo& info) {
-  int fdIn = Fd(info, 0);
-  int64_t offIn = Count(info, 1, "an input offset");
-  int fdOut = Fd(info, 2);
-  int64_t offOut = Count(info, 3, "an output offset");
-  int64_t length = Count(info, 4, "a length");
-  auto* worker = new CopyWorker(info.Env(), fdIn, offIn, fdOut, offOut, length);
-  Napi::Promise promise = worker->Promise();
-  worker->Queue();
-  return promise;
+  int fdIn = FdArg(info, 0);
+  int64_t offIn = CountArg(info, 1, "an input offset");
+  int fdOut = FdArg(info, 2);
+  int64_t offOut = CountArg(info, 3, "an output offset");
+  int64_t length = CountArg(info, 4, "a length");
+  return (new CopyWorker(info.Env(), fdIn, offIn, fdOut, offOut, length))->Start();
 }
 
 }  // namespace

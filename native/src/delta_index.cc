@@ -32,9 +32,9 @@
 
 #include <algorithm>
 #include <atomic>
-#include <new>
 #include <vector>
 
+#include "promise_worker.h"
 #include "trace.h"
 
 namespace ibt {
@@ -139,52 +139,26 @@ bool ReadMatches(const std::vector<char>& delta, uint64_t length, uint64_t size,
   return true;
 }
 
-class ScanWorker : public Napi::AsyncWorker {
+class ScanWorker : public PromiseWorker {
  public:
   ScanWorker(Napi::Env env, DeltaIndex* index, Napi::Object self, Napi::Uint8Array data, uint64_t length)
-      : Napi::AsyncWorker(env, "ibt:delta-scan"),
+      : PromiseWorker(env, "ibt:delta-scan"),
         index_(index),
-        deferred_(Napi::Promise::Deferred::New(env)),
         self_(Napi::Persistent(self)),
         data_(Napi::Persistent(data)),
         in_(reinterpret_cast<const char*>(data.Data())),
         len_(data.ElementLength()),
         length_(length) {}
 
-  Napi::Promise Promise() { return deferred_.Promise(); }
-
   void Execute() override {
-    ClearLastError();
-    try {
-      rs_signature_t* sig = index_->ForThisThread(result_);
-      if (sig == nullptr) return;
-      rs_job_t* job = rs_delta_begin(sig);
-      if (job == nullptr) {
-        result_ = RS_MEM_ERROR;
-        return;
-      }
-      std::vector<char> delta;
-      result_ = RunToEnd(job, in_, len_, index_->Feed(), delta);
-      rs_job_free(job);
-      if (result_ == RS_DONE && !ReadMatches(delta, length_, len_, index_->BlockLength(), hits_, end_)) {
-        SetLastError("librsync wrote a delta this scan cannot read");
-        result_ = RS_INTERNAL_ERROR;
-      }
-    } catch (const std::bad_alloc&) {
-      result_ = RS_MEM_ERROR;
-    }
-    if (Failed(result_)) detail_ = LastError();
+    result_ = RunCapturing([this] { return Scan(); }, detail_);
   }
 
   void OnOK() override {
     Napi::Env env = Env();
     index_->ScanFinished();
     if (result_ != RS_DONE) {
-      std::string message = rs_strerror(result_);
-      if (!detail_.empty()) message += ": " + detail_;
-      Napi::Error error = Napi::Error::New(env, message);
-      error.Set("rsResult", Napi::Number::New(env, result_));
-      deferred_.Reject(error.Value());
+      Reject(LibrsyncError(env, result_, detail_).Value());
       return;
     }
     Napi::Float64Array hits = Napi::Float64Array::New(env, hits_.size());
@@ -192,12 +166,27 @@ class ScanWorker : public Napi::AsyncWorker {
     Napi::Object result = Napi::Object::New(env);
     result.Set("hits", hits);
     result.Set("end", Napi::Number::New(env, static_cast<double>(end_)));
-    deferred_.Resolve(result);
+    Resolve(result);
   }
 
  private:
+  rs_result Scan() {
+    rs_result r;
+    rs_signature_t* sig = index_->ForThisThread(r);
+    if (sig == nullptr) return r;
+    rs_job_t* job = rs_delta_begin(sig);
+    if (job == nullptr) return RS_MEM_ERROR;
+    std::vector<char> delta;
+    r = RunToEnd(job, in_, len_, index_->Feed(), delta);
+    rs_job_free(job);
+    if (r == RS_DONE && !ReadMatches(delta, length_, len_, index_->BlockLength(), hits_, end_)) {
+      SetLastError("librsync wrote a delta this scan cannot read");
+      return RS_INTERNAL_ERROR;
+    }
+    return r;
+  }
+
   DeltaIndex* index_;
-  Napi::Promise::Deferred deferred_;
   Napi::ObjectReference self_;
   Napi::Reference<Napi::Uint8Array> data_;
   const char* in_;
@@ -278,9 +267,7 @@ Napi::Value DeltaIndex::Scan(const Napi::CallbackInfo& info) {
   running_++;
   auto* worker = new ScanWorker(env, this, info.This().As<Napi::Object>(), info[0].As<Napi::Uint8Array>(),
                                 static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value()));
-  Napi::Promise promise = worker->Promise();
-  worker->Queue();
-  return promise;
+  return worker->Start();
 }
 
 void DeltaIndex::Close(const Napi::CallbackInfo&) {

@@ -26,10 +26,11 @@
 #include <cerrno>
 #include <cstdint>
 #include <memory>
-#include <new>
 #include <string>
 
+#include "args.h"
 #include "fsops.h"
+#include "promise_worker.h"
 #include "trace.h"
 
 namespace ibt {
@@ -39,12 +40,11 @@ namespace {
 constexpr size_t kPiece = 1 << 20;
 constexpr size_t kHeader = 12;
 
-class RangeWorker : public Napi::AsyncWorker {
+class RangeWorker : public PromiseWorker {
  public:
   RangeWorker(Napi::Env env, int fd, int64_t offset, int64_t length, uint32_t magic, uint32_t blockLength,
               uint32_t strongLength, Napi::Object owner)
-      : Napi::AsyncWorker(env, "ibt:signature-of-range"),
-        deferred_(Napi::Promise::Deferred::New(env)),
+      : PromiseWorker(env, "ibt:signature-of-range"),
         owner_(Napi::Persistent(owner)),
         fd_(fd),
         offset_(offset),
@@ -53,36 +53,24 @@ class RangeWorker : public Napi::AsyncWorker {
         blockLength_(blockLength),
         strongLength_(strongLength) {}
 
-  Napi::Promise Promise() { return deferred_.Promise(); }
-
   void Execute() override {
-    ClearLastError();
-    try {
-      result_ = Sign();
-    } catch (const std::bad_alloc&) {
-      result_ = RS_MEM_ERROR;
-    }
-    if (result_ != RS_DONE && errno_ == 0) detail_ = LastError();
+    result_ = RunCapturing([this] { return Sign(); }, detail_);
   }
 
   void OnOK() override {
     Napi::Env env = Env();
     if (errno_ != 0) {
-      deferred_.Reject(ErrnoError(env, errno_, "pread").Value());
+      Reject(ErrnoError(env, errno_, "pread").Value());
       return;
     }
     if (result_ != RS_DONE) {
-      std::string message = rs_strerror(result_);
-      if (!detail_.empty()) message += ": " + detail_;
-      Napi::Error error = Napi::Error::New(env, message);
-      error.Set("rsResult", Napi::Number::New(env, result_));
-      deferred_.Reject(error.Value());
+      Reject(LibrsyncError(env, result_, detail_).Value());
       return;
     }
     Napi::Object result = Napi::Object::New(env);
     result.Set("out", Napi::Buffer<char>::Copy(env, out_.get(), outLength_));
     result.Set("read", Napi::Number::New(env, static_cast<double>(read_)));
-    deferred_.Resolve(result);
+    Resolve(result);
   }
 
  private:
@@ -131,7 +119,6 @@ class RangeWorker : public Napi::AsyncWorker {
     return r;
   }
 
-  Napi::Promise::Deferred deferred_;
   Napi::ObjectReference owner_;
   int fd_;
   int64_t offset_;
@@ -147,35 +134,17 @@ class RangeWorker : public Napi::AsyncWorker {
   std::string detail_;
 };
 
-uint32_t U32(const Napi::CallbackInfo& info, size_t i, const char* what) {
-  if (!info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(what) + " (number) is required");
-  return info[i].As<Napi::Number>().Uint32Value();
-}
-
-int64_t Count(const Napi::CallbackInfo& info, size_t i, const char* what) {
-  if (!info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(what) + " (number) is required");
-  double v = info[i].As<Napi::Number>().DoubleValue();
-  if (!(v >= 0 && v <= 9007199254740991.0) || v != static_cast<double>(static_cast<int64_t>(v))) {
-    throw Napi::RangeError::New(info.Env(), std::string(what) + " must be an integer from 0 to 2^53 - 1");
-  }
-  return static_cast<int64_t>(v);
-}
-
 Napi::Value SignatureOfRange(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsNumber()) throw Napi::TypeError::New(env, "a file descriptor (number) is required");
-  int fd = info[0].As<Napi::Number>().Int32Value();
-  int64_t offset = Count(info, 1, "an offset");
-  int64_t length = Count(info, 2, "a length");
-  uint32_t magic = U32(info, 3, "a magic number");
-  uint32_t blockLength = U32(info, 4, "a block length");
-  uint32_t strongLength = U32(info, 5, "a strong sum length");
+  int fd = FdArg(info, 0);
+  int64_t offset = CountArg(info, 1, "an offset");
+  int64_t length = CountArg(info, 2, "a length");
+  uint32_t magic = U32Arg(info, 3, "a magic number");
+  uint32_t blockLength = U32Arg(info, 4, "a block length");
+  uint32_t strongLength = U32Arg(info, 5, "a strong sum length");
   if (blockLength == 0) throw Napi::RangeError::New(env, "the block length must be at least 1");
   if (!info[6].IsObject()) throw Napi::TypeError::New(env, "the descriptor's owner (an object) is required");
-  auto* worker = new RangeWorker(env, fd, offset, length, magic, blockLength, strongLength, info[6].As<Napi::Object>());
-  Napi::Promise promise = worker->Promise();
-  worker->Queue();
-  return promise;
+  return (new RangeWorker(env, fd, offset, length, magic, blockLength, strongLength, info[6].As<Napi::Object>()))->Start();
 }
 
 }  // namespace

@@ -9,7 +9,7 @@
 //
 // (a failed step rejects with an Error carrying `rsResult` and any `out` written first).
 //
-// Each step is one Napi::AsyncWorker: on a worker thread it calls rs_job_iter over the
+// Each step is one PromiseWorker: on a worker thread it calls rs_job_iter over the
 // given input until librsync needs more input, has filled its output space (see job.h),
 // finished, or failed. JavaScript yields the output, passes the unconsumed rest of the
 // input to the next step, and reads the next chunk of its source when all is consumed.
@@ -30,9 +30,9 @@
 
 #include <algorithm>
 #include <atomic>
-#include <new>
 #include <string>
 
+#include "promise_worker.h"
 #include "trace.h"
 
 namespace ibt {
@@ -50,12 +50,11 @@ constexpr size_t kDeltaFeed = 64 * 1024;
 
 bool Failed(rs_result r) { return r != RS_DONE && r != RS_BLOCKED; }
 
-class StepWorker : public Napi::AsyncWorker {
+class StepWorker : public PromiseWorker {
  public:
   StepWorker(Napi::Env env, Job* job, Napi::Object self, Napi::Uint8Array input, bool eof)
-      : Napi::AsyncWorker(env, "ibt:librsync-step"),
+      : PromiseWorker(env, "ibt:librsync-step"),
         job_(job),
-        deferred_(Napi::Promise::Deferred::New(env)),
         self_(Napi::Persistent(self)),
         input_(Napi::Persistent(input)),
         output_(Napi::Persistent(Napi::Buffer<char>::New(env, job->OutputCapacity()))),
@@ -66,16 +65,8 @@ class StepWorker : public Napi::AsyncWorker {
     out_.capacity = output_.Value().Length();
   }
 
-  Napi::Promise Promise() { return deferred_.Promise(); }
-
   void Execute() override {
-    ClearLastError();
-    try {
-      result_ = job_->Run(in_, len_, eof_, out_);
-    } catch (const std::bad_alloc&) {
-      result_ = RS_MEM_ERROR;
-    }
-    if (Failed(result_)) detail_ = LastError();
+    result_ = RunCapturing([this] { return job_->Run(in_, len_, eof_, out_); }, detail_);
   }
 
   void OnOK() override {
@@ -83,20 +74,17 @@ class StepWorker : public Napi::AsyncWorker {
     bool failed = Failed(result_);
     job_->StepFinished(failed);
     if (failed) {
-      std::string message = rs_strerror(result_);
-      if (!detail_.empty()) message += ": " + detail_;
-      Napi::Error error = Napi::Error::New(env, message);
-      error.Set("rsResult", Napi::Number::New(env, result_));
+      Napi::Error error = LibrsyncError(env, result_, detail_);
       // Output written before the failure is real output, as rdiff leaves it on disk.
       if (out_.length > 0) error.Set("out", TakeOutput(env));
-      deferred_.Reject(error.Value());
+      Reject(error.Value());
       return;
     }
     Napi::Object result = Napi::Object::New(env);
     result.Set("consumed", Napi::Number::New(env, static_cast<double>(out_.consumed)));
     result.Set("done", Napi::Boolean::New(env, out_.done));
     if (out_.length > 0) result.Set("out", TakeOutput(env));
-    deferred_.Resolve(result);
+    Resolve(result);
   }
 
  private:
@@ -111,7 +99,6 @@ class StepWorker : public Napi::AsyncWorker {
   }
 
   Job* job_;
-  Napi::Promise::Deferred deferred_;
   Napi::ObjectReference self_;
   Napi::Reference<Napi::Uint8Array> input_;
   Napi::Reference<Napi::Buffer<char>> output_;
@@ -194,9 +181,7 @@ Napi::Value Job::Step(const Napi::CallbackInfo& info) {
   busy_ = true;
   auto* worker = new StepWorker(env, this, info.This().As<Napi::Object>(), info[0].As<Napi::Uint8Array>(),
                                 info[1].ToBoolean());
-  Napi::Promise promise = worker->Promise();
-  worker->Queue();
-  return promise;
+  return worker->Start();
 }
 
 void Job::Close(const Napi::CallbackInfo&) {

@@ -1,4 +1,5 @@
-// See trace.h: librsync's error messages, captured per thread instead of printed.
+// See trace.h: librsync's error messages, captured per thread instead of printed, and the
+// Error a failure becomes.
 #include "trace.h"
 
 #include <librsync.h>
@@ -47,5 +48,13 @@ void SetLastError(std::string message) {
 }
 
 const std::string& LastError() { return lastError; }
+
+Napi::Error LibrsyncError(Napi::Env env, rs_result result, const std::string& detail) {
+  std::string message = rs_strerror(result);
+  if (!detail.empty()) message += ": " + detail;
+  Napi::Error error = Napi::Error::New(env, message);
+  error.Set("rsResult", Napi::Number::New(env, result));
+  return error;
+}
 
 }  // namespace ibt

@@ -22,15 +22,15 @@
  * {@link patch} finds it.
  *
  * The output appears under its name only when complete: it is written under a temporary name
- * beside it and renamed, as `writeFileAtomic` does for streamed outputs.
+ * beside it and renamed (`writeAtomically`, as for every output of the library).
  */
-import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { open, type FileHandle } from 'node:fs/promises';
 import { BackupError, wrapIoError } from '../errors.js';
+import { writeAtomically } from '../io/atomic-write.js';
 import { loadAddon, type NativeAddon } from '../io/native-addon.js';
-import { tempName } from '../io/temp-name.js';
 import type { ByteSource } from '../rsync/byte-source.js';
-import { BasisReader, DeltaReader } from '../rsync/patch.js';
+import { BasisReader } from '../rsync/basis-reader.js';
+import { DeltaReader } from '../rsync/delta-reader.js';
 import type { FileJobOptions } from './files.js';
 import { selectEngine } from './select.js';
 
@@ -234,15 +234,9 @@ export async function patchIntoFile(files: Files, delta: ByteSource, addon: Nati
   const output = new OutputFile(files, basisSize === undefined ? undefined : addon);
   const reader = new DeltaReader(delta);
   try {
-    for (;;) {
-      const cmd = await reader.next();
-      if (cmd.op === 'end') break;
+    for await (const cmd of reader.commands()) {
       if (cmd.op === 'literal') {
-        for (let left = cmd.length; left > 0; ) {
-          const piece = await reader.literal(left);
-          await output.put(piece);
-          left -= piece.length;
-        }
+        for await (const piece of reader.literalData()) await output.put(piece);
         continue;
       }
       const { offset, length } = cmd;
@@ -257,8 +251,6 @@ export async function patchIntoFile(files: Files, delta: ByteSource, addon: Nati
   } catch (e) {
     await output.abandon();
     throw e;
-  } finally {
-    await reader.close();
   }
 }
 
@@ -280,43 +272,12 @@ export async function patchToFile(basisPath: string, delta: ByteSource, outPath:
     throw wrapIoError(e, basisPath, 'opening');
   });
   try {
-    await writeAtomically(outPath, options, (out) => patchIntoFile({ basis, basisPath, out, outPath }, delta, addon));
-  } catch (e) {
-    throw e instanceof BackupError && options.deltaName !== undefined ? e.withPath(options.deltaName) : e;
+    await writeAtomically(outPath, (out) => patchIntoFile({ basis, basisPath, out, outPath }, delta, addon), {
+      overwrite: options.overwrite,
+      durable: options.durable ?? false,
+      errorPath: options.deltaName,
+    });
   } finally {
     await basis.close();
-  }
-}
-
-/**
- * Fill a temporary file beside `path` with `fill`, then rename it to `path` (fsync'd first
- * when `durable`); on failure the temporary file is removed. An existing `path` is `EEXIST`
- * unless `overwrite`.
- */
-async function writeAtomically(path: string, options: FileJobOptions, fill: (out: FileHandle) => Promise<unknown>): Promise<void> {
-  if (!options.overwrite && (await stat(path).then(() => true, () => false))) {
-    throw new BackupError('EEXIST', `File exists "${path}", aborting!`, { path });
-  }
-  const tmp = join(dirname(path), tempName(basename(path)));
-  const out = await open(tmp, 'wx').catch((e: unknown) => {
-    throw wrapIoError(e, path, 'creating');
-  });
-  let closed = false;
-  try {
-    await fill(out);
-    if (options.durable) {
-      await out.sync().catch((e: unknown) => {
-        throw wrapIoError(e, path, 'syncing');
-      });
-    }
-    closed = true;
-    await out.close();
-    await rename(tmp, path).catch((e: unknown) => {
-      throw wrapIoError(e, path, 'renaming into');
-    });
-  } catch (e) {
-    if (!closed) await out.close().catch(() => undefined);
-    await rm(tmp, { force: true }).catch(() => undefined);
-    throw e;
   }
 }

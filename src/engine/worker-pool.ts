@@ -2,30 +2,22 @@
  * The TypeScript engine's worker threads: one per core (at most 8), started on first use and
  * kept for the life of the process, but unref'd while idle so they never keep it alive.
  *
- * The worker script is `rsync-worker.js` beside this module in `dist/`. Under vitest this
- * module runs from `src/` as TypeScript, which a worker thread cannot load, so it then uses
- * the built copy in the package's `dist/`; with neither, or with `IBT_THREADS=1`, there is
- * no pool and the engine runs on the calling thread. A worker that dies takes the pool with
- * it: pending requests fail and later jobs run on the calling thread.
+ * The worker script is `rsync-worker.js` beside this module in `dist/`, or the package's
+ * built copy under vitest (see `io/worker-script.ts`); with neither, or with `IBT_THREADS=1`,
+ * there is no pool and the engine runs on the calling thread. A worker that dies takes the
+ * pool with it: pending requests fail and later jobs run on the calling thread.
  */
-import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { BackupError } from '../errors.js';
-import { packageRoot } from '../io/native-addon.js';
+import { workerScriptPath } from '../io/worker-script.js';
 import type { WorkerReply, WorkerRequest } from './worker-protocol.js';
 
 type Pending = { resolve: (reply: WorkerReply) => void; reject: (e: unknown) => void; worker: number };
 type WithoutId<T> = T extends { id: number } ? Omit<T, 'id'> : never;
 
 function workerScript(): string | undefined {
-  const beside = fileURLToPath(new URL('./rsync-worker.js', import.meta.url));
-  if (existsSync(beside)) return beside;
-  const root = packageRoot();
-  const built = root && join(root, 'dist', 'engine', 'rsync-worker.js');
-  return built && existsSync(built) ? built : undefined;
+  return workerScriptPath(import.meta.url, 'engine/rsync-worker.js');
 }
 
 /** Threads the pool has, or will have when it starts: `IBT_THREADS`, else one per core (at most 8). */

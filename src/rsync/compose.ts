@@ -28,9 +28,9 @@
  * versions in between, which are never there to hash: only the last one is written.
  */
 import { BackupError } from '../errors.js';
-import { ChunkReader, chunksOf, readUintBE, type ByteSource } from './byte-source.js';
-import { DELTA_MAGIC } from './format.js';
-import type { PatchBasis } from './patch.js';
+import { BasisReader, type PatchBasis } from './basis-reader.js';
+import type { ByteSource } from './byte-source.js';
+import { DeltaReader } from './delta-reader.js';
 
 /** A command of a delta: a COPY of the version before, or a LITERAL whose data lies at `at` in the delta. */
 type LocatedCommand = { op: 'copy'; offset: number; length: number } | { op: 'literal'; at: number; length: number };
@@ -70,64 +70,10 @@ export interface ComposedPiece {
   offset: number;
 }
 
-const WIDTHS = [1, 2, 4, 8] as const;
 /** Output chunks of a composed version, at most. */
 const OUT_CHUNK = 1 << 20;
 /** Reads of a source shorter than this go through a window of this size (see {@link SourceReader}). */
 const WINDOW = 128 << 10;
-
-async function readParam(reader: ChunkReader, width: number, what: string): Promise<number> {
-  const bytes = await reader.read(width);
-  if (bytes.length < width) throw new BackupError('ETRUNCATED', `delta ends inside the ${what} of a command at byte ${reader.consumed}`);
-  if (width === 8 && bytes[0]! >= 0x80) {
-    throw new BackupError('ECORRUPT', `delta has a ${what} of 2^63 or more at byte ${reader.consumed - 8}`);
-  }
-  return readUintBE(bytes, 0, width);
-}
-
-/**
- * The commands of `delta`, in order, up to its END; literal data is skipped, not held. The
- * decoding and its errors are `patch`'s (bad magic, a zero length, a reserved opcode, a
- * delta ending inside a command or without END); bytes after END are not read. A LITERAL is
- * handed out before its data is read, so a consumer that stops there reads none of it.
- */
-async function* deltaCommands(delta: ByteSource): AsyncGenerator<LocatedCommand, void, undefined> {
-  const reader = new ChunkReader(chunksOf(delta)[Symbol.asyncIterator]());
-  try {
-    const magic = await reader.read(4);
-    if (magic.length < 4) throw new BackupError('ETRUNCATED', 'delta ends inside its magic number');
-    const m = readUintBE(magic, 0, 4);
-    if (m !== DELTA_MAGIC) throw new BackupError('EBADMAGIC', `not a delta: bad magic 0x${m.toString(16).padStart(8, '0')}`);
-    for (;;) {
-      const opByte = await reader.read(1);
-      if (opByte.length === 0) throw new BackupError('ETRUNCATED', `delta ends without an END command at byte ${reader.consumed}`);
-      const op = opByte[0]!;
-      if (op === 0) return;
-      if (op <= 0x44) {
-        const length = op <= 0x40 ? op : await readParam(reader, WIDTHS[op - 0x41]!, 'length');
-        if (length === 0) throw new BackupError('ECORRUPT', `delta has a zero-length literal at byte ${reader.consumed}`);
-        // Handed out before its data is read: a literal too long for its version is refused
-        // without reading (or waiting for) gigabytes of it.
-        yield { op: 'literal', at: reader.consumed, length };
-        for (let left = length; left > 0; ) {
-          const piece = await reader.readSome(left);
-          if (piece.length === 0) throw new BackupError('ETRUNCATED', `delta ends inside literal data at byte ${reader.consumed}`);
-          left -= piece.length;
-        }
-      } else if (op <= 0x54) {
-        const code = op - 0x45;
-        const offset = await readParam(reader, WIDTHS[code >> 2]!, 'copy offset');
-        const length = await readParam(reader, WIDTHS[code & 3]!, 'copy length');
-        if (length === 0) throw new BackupError('ECORRUPT', `delta has a zero-length copy at byte ${reader.consumed}`);
-        yield { op: 'copy', offset, length };
-      } else {
-        throw new BackupError('ECORRUPT', `delta has the reserved opcode 0x${op.toString(16)} at byte ${reader.consumed - 1}`);
-      }
-    }
-  } finally {
-    await reader.close();
-  }
-}
 
 function defaultWrongSize(size: number): (got?: number) => BackupError {
   return (got) => new BackupError('ECORRUPT', `delta gives ${got === undefined ? `more than ${size}` : got} bytes where ${size} are recorded`);
@@ -135,18 +81,22 @@ function defaultWrongSize(size: number): (got?: number) => BackupError {
 
 /**
  * The commands of `delta`, each checked against `bounds` before it is handed out (see the
- * module header); the check of the total size comes after the last one.
+ * module header); the check of the total size comes after the last one. The decoding and its
+ * errors are `patch`'s ({@link DeltaReader}); literal data is read past, not held.
  */
 async function* boundedCommands(delta: ByteSource, bounds: DeltaBounds): AsyncGenerator<LocatedCommand, void, undefined> {
   const wrongSize = bounds.wrongSize ?? defaultWrongSize(bounds.size);
   let produced = 0;
-  for await (const c of deltaCommands(delta)) {
+  const reader = new DeltaReader(delta);
+  for await (const c of reader.commands()) {
     if (c.op === 'copy' && c.offset + c.length > bounds.basisSize) {
       throw new BackupError('ETRUNCATED', `delta copies ${c.length} bytes at offset ${c.offset}, past the end of the basis (${bounds.basisSize} bytes)`);
     }
     if (produced + c.length > bounds.size) throw wrongSize();
     produced += c.length;
-    yield c;
+    // The literal's data is read past only when the next command is asked for: where it
+    // starts is where the reader stands now.
+    yield c.op === 'literal' ? { op: 'literal', at: reader.consumed, length: c.length } : c;
   }
   if (produced !== bounds.size) throw wrongSize(produced);
 }
@@ -314,56 +264,23 @@ function mapRange(from: Pieces, offset: number, length: number, out: Pieces): vo
 }
 
 /**
- * Random-access reads of one source. Short reads go through a window (a delta's literals
- * are often small and close together, and each read of a file is a system call); a read of a
- * window or more goes straight into the output.
+ * Reads of one source of a composition, through a window (a delta's literals are often small
+ * and close together, and each read of a file is a system call), each read exact.
  */
 class SourceReader {
-  private window: Uint8Array | undefined;
-  private winStart = 0;
-  private winLen = 0;
+  private readonly reader: BasisReader;
 
   constructor(
-    private readonly source: PatchBasis,
+    source: PatchBasis,
     private readonly what: string,
-  ) {}
-
-  private async pread(dst: Uint8Array, at: number, n: number, pos: number): Promise<number> {
-    const s = this.source;
-    if (s instanceof Uint8Array) {
-      const got = pos >= s.length ? 0 : Math.min(n, s.length - pos);
-      dst.set(s.subarray(pos, pos + got), at);
-      return got;
-    }
-    try {
-      return (await s.read(dst, at, n, pos)).bytesRead;
-    } catch (e) {
-      if (e instanceof BackupError) throw e;
-      const why = e instanceof Error ? e.message : String(e);
-      throw new BackupError('EIO', `reading ${this.what} at offset ${pos}: ${why}`, { cause: e });
-    }
+  ) {
+    this.reader = new BasisReader(source, { what, window: WINDOW });
   }
 
   /** Exactly `n` bytes at `pos` into `dst[at…]`; `ETRUNCATED` when the source ends first. */
   async read(dst: Uint8Array, at: number, n: number, pos: number): Promise<void> {
-    let done = 0;
-    while (done < n) {
-      const p = pos + done;
-      let got: number;
-      if (this.source instanceof Uint8Array || n - done >= WINDOW) {
-        got = await this.pread(dst, at + done, n - done, p);
-      } else {
-        if (!this.window || p < this.winStart || p >= this.winStart + this.winLen) {
-          this.window ??= new Uint8Array(WINDOW);
-          this.winStart = p;
-          this.winLen = await this.pread(this.window, 0, WINDOW, p);
-        }
-        got = Math.min(n - done, this.winStart + this.winLen - p);
-        if (got > 0) dst.set(this.window.subarray(p - this.winStart, p - this.winStart + got), at + done);
-      }
-      if (got <= 0) throw new BackupError('ETRUNCATED', `${this.what} ends at byte ${p}, inside a range the composed deltas read (${n} bytes at ${pos})`);
-      done += got;
-    }
+    const got = await this.reader.read(dst, at, n, pos);
+    if (got < n) throw new BackupError('ETRUNCATED', `${this.what} ends at byte ${pos + got}, inside a range the composed deltas read (${n} bytes at ${pos})`);
   }
 }
 

@@ -5,8 +5,12 @@
  * is not BLAKE2b-512 truncated (the output length is part of the parameter block). One
  * hasher per kind is shared and re-initialised per block. Digests are truncated to the
  * signature's strong length by keeping the leftmost bytes (README §4).
+ *
+ * hash-wasm is imported on the first hasher asked for, not with this module: loading it costs
+ * about 40 ms, on every thread that imports the engine, and many never hash (a patch, a
+ * worker that only copies, an `rdiff patch` process).
  */
-import { createBLAKE2b, createMD4, type IHasher } from 'hash-wasm';
+import type { IHasher } from 'hash-wasm';
 import type { StrongSumKind } from './format.js';
 
 /** Computes one kind of strong sum over byte ranges, reusing one WASM instance. */
@@ -40,7 +44,9 @@ const shared = new Map<StrongSumKind, Promise<StrongHasher>>();
 export function createStrongHasher(kind: StrongSumKind): Promise<StrongHasher> {
   let hasher = shared.get(kind);
   if (!hasher) {
-    hasher = (kind === 'blake2' ? createBLAKE2b(256) : createMD4()).then((h) => new WasmStrongHasher(kind, h));
+    hasher = import('hash-wasm')
+      .then(({ createBLAKE2b, createMD4 }) => (kind === 'blake2' ? createBLAKE2b(256) : createMD4()))
+      .then((h) => new WasmStrongHasher(kind, h));
     shared.set(kind, hasher);
   }
   return hasher;

@@ -21,24 +21,17 @@
  * the worker script then comes from the package's `dist/`, and without one there are no
  * workers. `IBT_THREADS=1` turns them off, as it does the engine's.
  */
-import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { BackupError } from '../errors.js';
-import { packageRoot } from '../io/native-addon.js';
+import { workerScriptPath } from '../io/worker-script.js';
 import type { ReadReply, ReadRequest, StatReply, StatRequest, TreeReply, WriteReply, WriteRequest } from './worker-protocol.js';
 
 type Pending = { resolve: (reply: TreeReply) => void; reject: (e: unknown) => void };
 type Unsent<T> = Omit<T, 'id' | 'op'>;
 
 function workerScript(): string | undefined {
-  const beside = fileURLToPath(new URL('./tree-worker.js', import.meta.url));
-  if (existsSync(beside)) return beside;
-  const root = packageRoot();
-  const built = root && join(root, 'dist', 'tree', 'tree-worker.js');
-  return built && existsSync(built) ? built : undefined;
+  return workerScriptPath(import.meta.url, 'tree/tree-worker.js');
 }
 
 /** A few worker threads taking the tree's system calls in batches. */

@@ -16,6 +16,7 @@ import { DeltaWriter } from '../../src/rsync/delta-writer.js';
 import { basisArb } from '../helpers/arbitraries.js';
 import { sameBytes } from '../helpers/bytes.js';
 import { applyEdits, Prng, randomData, type Edit } from '../helpers/data.js';
+import { failure } from '../helpers/failure.js';
 import { rdiffBatch } from '../helpers/rdiff.js';
 import { collect, collectOutcome } from '../helpers/streams.js';
 import { requireTool, useTempDir } from '../helpers/tools.js';
@@ -71,15 +72,6 @@ async function composed(versions: readonly Uint8Array[], deltas: readonly Uint8A
   for (const [i, d] of deltas.entries()) expect(await c.add(d, { size: versions[i + 1]!.length })).toBe(true);
   expect(c.size).toBe(versions.at(-1)!.length);
   return collect(applyComposition(c, versions[0]!, deltas));
-}
-
-async function failure(p: Promise<unknown>): Promise<BackupError> {
-  const e = await p.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(BackupError);
-  return e as BackupError;
 }
 
 const dirs = useTempDir();

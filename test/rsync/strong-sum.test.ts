@@ -1,5 +1,9 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { createStrongHasher } from '../../src/rsync/strong-sum.js';
+import { DIST_DIR, distBuilt } from '../helpers/unprivileged.js';
 
 const ascii = (s: string) => new TextEncoder().encode(s);
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -65,5 +69,24 @@ describe('strong hasher reuse', () => {
     const copy = hex(a);
     h.digest(ascii('xyz'), 0, 3);
     expect(hex(a)).toBe(copy);
+  });
+});
+
+describe('loading hash-wasm', () => {
+  // Regression: the engine loaded hash-wasm with its modules, ~40 ms on every thread that
+  // imported it, patch-only processes and workers that never hash included.
+  it.skipIf(!distBuilt)('waits for the first hasher asked for (run from dist/: a fresh process)', () => {
+    const engine = pathToFileURL(join(DIST_DIR, 'rsync', 'index.js')).href;
+    const script = `
+      import { createRequire } from 'node:module';
+      const cache = createRequire(process.cwd() + '/').cache;
+      const loaded = () => Object.keys(cache).some((k) => k.includes('hash-wasm'));
+      const { createStrongHasher } = await import(${JSON.stringify(engine)});
+      const before = loaded();
+      await createStrongHasher('md4');
+      console.log(JSON.stringify({ before, after: loaded() }));`;
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(run.stderr).toBe('');
+    expect(JSON.parse(run.stdout)).toEqual({ before: false, after: true });
   });
 });

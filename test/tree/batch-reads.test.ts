@@ -5,7 +5,7 @@
  * start the workers must restore the tree exactly and warn as a small one does.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdir, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fullBackup, incrementalBackup, restoreBackup } from '../../src/index.js';
@@ -13,10 +13,11 @@ import { createStrongHasher, signatureParams, SignatureEncoder } from '../../src
 import { signatureHeader } from '../../src/rsync/signature.js';
 import { DirTree } from '../../src/io/dir-tree.js';
 import { BatchReader, createContentHasher, openStable, TreeWorkers, type BatchOutcome } from '../../src/tree/index.js';
-import { KEPT_MTIME, startMtimeKeepingWriter } from '../helpers/mtime-keeping-writer.js';
+import { isTorn } from '../helpers/mtime-keeping-writer.js';
 import { collect } from '../helpers/streams.js';
 import { distBuilt } from '../helpers/unprivileged.js';
 import { onCi, requireTool, withTempDir } from '../helpers/tools.js';
+import { CAMPAIGN_FILE_SIZE, tornReadCampaign } from '../helpers/torn-read-campaign.js';
 
 const mkfifo = requireTool('mkfifo');
 const skip = !distBuilt && !onCi;
@@ -104,31 +105,19 @@ describe.skipIf(skip || mkfifo.skip)(`batch reads${note}${mkfifo.note}`, () => {
 
   it('20+ rounds of a writer that puts the old mtime back: 0 torn reads stored as clean (the worker checks as the main thread does)', () =>
     withTempDir(async (tmp) => {
-      const size = 8 << 20;
-      await writeFile(tmp.file('f'), Buffer.alloc(size, 1));
-      await utimes(tmp.file('f'), KEPT_MTIME, KEPT_MTIME);
-      const writer = await startMtimeKeepingWriter(tmp.file('f'), size);
-      const tree = await DirTree.open(tmp.path);
-      const reader = startReader(tree, size)!;
-      let rounds = 0;
-      let torn = 0;
-      let unflagged = 0;
-      try {
-        while ((rounds < 20 || torn < 5) && rounds < 400) {
-          rounds++;
-          const got = await reader.read('f', size);
-          if (!('read' in got) || !got.read) throw new Error(JSON.stringify(got));
-          const { bytes, changed, racy } = got.read;
-          const isTorn = bytes.some((b) => b !== bytes[0]);
-          if (isTorn) torn++;
-          if (isTorn && !changed && !racy) unflagged++;
-        }
-      } finally {
-        reader.stop();
-        await tree.close();
-        await writer.stop();
-      }
-      expect({ rounds: rounds >= 20, tornSeen: torn > 0, unflagged }).toEqual({ rounds: true, tornSeen: true, unflagged: 0 });
+      const result = await tornReadCampaign(tmp, (tree) => {
+        const reader = startReader(tree, CAMPAIGN_FILE_SIZE)!;
+        return {
+          read: async () => {
+            const got = await reader.read('f', CAMPAIGN_FILE_SIZE);
+            if (!('read' in got) || !got.read) throw new Error(JSON.stringify(got));
+            const { bytes, changed, racy } = got.read;
+            return { torn: isTorn(bytes), flagged: changed || racy };
+          },
+          stop: () => reader.stop(),
+        };
+      });
+      expect(result).toEqual({ enoughRounds: true, tornSeen: true, unflagged: 0 });
     }));
 
   it('fail reads still pending once closed, instead of leaving them waiting (a hang)', () =>

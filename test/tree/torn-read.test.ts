@@ -10,15 +10,12 @@
  * be flagged `changed` or `racy`, never clean. A campaign that saw no torn read proves
  * nothing, so it goes on until it has seen some (within a bound).
  */
-import { utimes, writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { DirTree } from '../../src/io/dir-tree.js';
 import { openStable } from '../../src/tree/index.js';
-import { KEPT_MTIME, startMtimeKeepingWriter } from '../helpers/mtime-keeping-writer.js';
 import { withTempDir } from '../helpers/tools.js';
+import { tornReadCampaign } from '../helpers/torn-read-campaign.js';
 
 const MiB = 1 << 20;
-const FILE_SIZE = 8 * MiB;
 
 /** True when `chunk` holds a byte other than those of `same` (one byte value throughout). */
 function mixed(chunk: Uint8Array, same: Buffer): boolean {
@@ -28,20 +25,12 @@ function mixed(chunk: Uint8Array, same: Buffer): boolean {
 describe('openStable against a writer that keeps the mtime', () => {
   it('20+ rounds of a writer that puts the old mtime back: 0 torn reads stored as clean', () =>
     withTempDir(async (tmp) => {
-      await writeFile(tmp.file('f'), Buffer.alloc(FILE_SIZE, 1));
-      await utimes(tmp.file('f'), KEPT_MTIME, KEPT_MTIME);
-      const writer = await startMtimeKeepingWriter(tmp.file('f'), FILE_SIZE);
-      const tree = await DirTree.open(tmp.path);
-      let rounds = 0;
-      let torn = 0;
-      let unflagged = 0;
-      try {
-        while ((rounds < 20 || torn < 5) && rounds < 400) {
-          rounds++;
+      const result = await tornReadCampaign(tmp, (tree) => ({
+        read: async () => {
           const opened = await openStable(tree, 'f');
           if (!opened.read) throw new Error(JSON.stringify(opened.warning));
           const read = opened.read;
-          let isTorn = false;
+          let torn = false;
           let first: number | undefined;
           const same = Buffer.alloc(MiB);
           try {
@@ -50,18 +39,14 @@ describe('openStable against a writer that keeps the mtime', () => {
                 first = chunk[0]!;
                 same.fill(first);
               }
-              if (!isTorn && mixed(chunk, same)) isTorn = true;
+              if (!torn && mixed(chunk, same)) torn = true;
             }
           } finally {
             await read.close();
           }
-          if (isTorn) torn++;
-          if (isTorn && !read.changed && !read.racy) unflagged++;
-        }
-      } finally {
-        await tree.close();
-        await writer.stop();
-      }
-      expect({ rounds: rounds >= 20, tornSeen: torn > 0, unflagged }).toEqual({ rounds: true, tornSeen: true, unflagged: 0 });
+          return { torn, flagged: read.changed || read.racy };
+        },
+      }));
+      expect(result).toEqual({ enoughRounds: true, tornSeen: true, unflagged: 0 });
     }));
 });
