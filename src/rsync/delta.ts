@@ -100,12 +100,18 @@ export class DeltaEncoder {
   private p = 0;
   private readonly onMatch = (pos: number, block: number, len: number): void => {
     this.emitter.match(this.data.base + pos, block, len, this.data.buf, this.data.base);
+    this.observe?.(this.data.base + pos, block, len);
   };
 
+  /**
+   * @param observe - told of every match, at its absolute position, as the scan finds it
+   *   (see `matched-signature.ts`).
+   */
   constructor(
     readonly sig: Signature,
     hasher: StrongHasher,
     options: DeltaOptions = {},
+    private readonly observe?: (pos: number, block: number, len: number) => void,
   ) {
     if (hasher.kind !== sig.strong) throw new BackupError('EINTERNAL', 'strong hasher kind does not match the signature');
     const maxLiteral = maxLiteralOf(options);
@@ -119,6 +125,11 @@ export class DeltaEncoder {
   /** Counts of the commands written so far. */
   get stats(): DeltaStats {
     return { ...this.writer.stats };
+  }
+
+  /** Every window that starts before this absolute position has been tried (matched or not). */
+  get scanned(): number {
+    return this.p;
   }
 
   /** Feed the next chunk of new data; returns any delta bytes that are complete. */

@@ -27,6 +27,7 @@ export {
   type SignatureOptions,
 } from './signature.js';
 export { delta, DeltaEncoder, type DeltaOptions, type DeltaStats } from './delta.js';
+export { MatchedSignature } from './matched-signature.js';
 export { patch } from './patch.js';
 export type { PatchBasis, RandomAccessBasis } from './basis-reader.js';
 export { applyComposition, changedRanges, checkDelta, DeltaComposer, type ChangedRange, type ComposedPiece, type ComposerOptions, type DeltaBounds } from './compose.js';
