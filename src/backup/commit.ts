@@ -51,7 +51,7 @@ export interface Commit {
 
 /** Write the state of `c`, the commit point; returns it and the report's line for it. */
 export async function writeState(c: Commit): Promise<{ state: BackupState; file: ReportFile }> {
-  c.entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  sortByPath(c.entries);
   const kind = c.parent ? 'incremental' : 'full';
   const createdAt = idDate(c.id).toISOString();
   const draft: BackupState = {
@@ -75,6 +75,22 @@ export async function writeState(c: Commit): Promise<{ state: BackupState; file:
   const path = `${c.dir}/${artifactFile(c.id, 'state', 'none')}`;
   const written = await writeStateFile(path, draft, { artifactBytes });
   return { state: written.state, file: { path, role: 'state', size: written.size, hash: written.hash } };
+}
+
+/**
+ * Sort `entries` by path in code-unit order, as a state lists them. The walk lists each
+ * directory in that order, depth first: the same order unless a name holds a character below
+ * `/` (the walk gives `a/x` before `a-b`, a state the other way round). So the sort runs only
+ * when a first pass finds two entries out of order; a pass that finds them sorted costs a
+ * fraction of the sort (a million entries: 0.08-0.16 s against 0.11-0.47 s).
+ */
+function sortByPath(entries: StateEntry[]): void {
+  for (let i = 1; i < entries.length; i++) {
+    if (!(entries[i - 1]!.path < entries[i]!.path)) {
+      entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+      return;
+    }
+  }
 }
 
 /**

@@ -2,8 +2,9 @@
  * A fast check of one state entry: true only for a value the entry schema accepts and would
  * return unchanged, with its fields in the schema's order.
  *
- * A state of a million entries is checked entry by entry each time it is read and written;
- * zod spends about 2 µs on an entry, as long as parsing its JSON line. This check spends a
+ * A state of a million entries is checked entry by entry each time it is written (and read,
+ * for the lines `entry-parse.ts` leaves to `JSON.parse`); zod spends about 2 µs on an entry,
+ * as long as parsing its JSON line. This check spends a
  * fraction of that on the entries every state is made of, and answers false for anything it
  * does not vouch for: the caller then asks the schema, which stays the one definition of a
  * valid entry (and words the problem). So this check may be stricter than the schema, never
@@ -38,10 +39,20 @@ export function isExactEntry(value: unknown): value is StateEntry {
   if (type === 'dir') return e.size === 0;
   if (type === 'symlink') return e.size === 0 && typeof e.target === 'string' && e.target !== '' && !e.target.includes('\0');
   if (!inRange(e.size, Number.MAX_SAFE_INTEGER) || !matches(e.ctime, NS) || !matches(e.ino, INODE) || !matches(e.hash, HEX16)) return false;
-  if (!Array.isArray(e.content) || e.content.length === 0 || !e.content.every((id) => matches(id, ID_PATTERN))) return false;
-  if ('steps' in e && !(Array.isArray(e.steps) && e.steps.every(isExactStep))) return false;
+  if (!Array.isArray(e.content) || e.content.length === 0 || !all(e.content, isId)) return false;
+  if ('steps' in e && !(Array.isArray(e.steps) && all(e.steps, isExactStep))) return false;
   if ('sig' in e && !matches(e.sig, ID_PATTERN)) return false;
   return !('unstable' in e) || e.unstable === true;
+}
+
+/** `test` holds for every element of `list`, holes included (`every` skips them, `JSON.stringify` writes them `null`). */
+function all(list: readonly unknown[], test: (value: unknown) => boolean): boolean {
+  for (let i = 0; i < list.length; i++) if (!test(list[i])) return false;
+  return true;
+}
+
+function isId(value: unknown): boolean {
+  return matches(value, ID_PATTERN);
 }
 
 function isExactStep(value: unknown): boolean {

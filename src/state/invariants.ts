@@ -97,6 +97,8 @@ export class EntryRules {
   private readonly linkOf: Map<string, { id: string; index: number; roles: Set<string> }>;
   private readonly dirs = new Set<string>();
   private previous: string | undefined;
+  /** The parent of the last entry whose parent was looked up ('' for none): a directory of {@link dirs}. */
+  private lastParent = '';
 
   /** Rules for the entries of a state whose chain (which passed its own rules) is `chain`. */
   constructor(chain: readonly ChainLink[]) {
@@ -108,24 +110,35 @@ export class EntryRules {
    * given the entries before it, or undefined.
    */
   check(e: StateEntry, i: number): StateViolation | undefined {
+    const path = e.path;
     try {
-      checkRelativePath(e.path, 'path');
+      checkRelativePath(path, 'path');
     } catch (err) {
       return violation(['entries', i, 'path'], (err as Error).message);
     }
     const previous = this.previous;
-    if (previous !== undefined && !(previous < e.path)) {
-      return violation(['entries', i, 'path'], previous === e.path ? 'listed twice' : `expected a path after ${JSON.stringify(previous)} (entries are sorted by path in code-unit order)`);
+    if (previous !== undefined && !(previous < path)) {
+      return violation(['entries', i, 'path'], previous === path ? 'listed twice' : `expected a path after ${JSON.stringify(previous)} (entries are sorted by path in code-unit order)`);
     }
-    this.previous = e.path;
-    const parent = parentOf(e.path);
-    if (parent !== '' && !this.dirs.has(parent)) return violation(['entries', i, 'path'], `its parent ${JSON.stringify(parent)} is not a directory entry of the state`);
-    if (e.type === 'dir') this.dirs.add(e.path);
-    if (e.type === 'file') {
-      const bad = fileViolation(e, ['entries', i], this.linkOf);
-      if (bad) return bad;
+    this.previous = path;
+    if (!this.inLastParent(path)) {
+      const parent = parentOf(path);
+      if (parent !== '' && !this.dirs.has(parent)) return violation(['entries', i, 'path'], `its parent ${JSON.stringify(parent)} is not a directory entry of the state`);
+      this.lastParent = parent;
     }
+    if (e.type === 'dir') this.dirs.add(path);
+    else if (e.type === 'file') return fileViolation(e, i, this.linkOf);
     return undefined;
+  }
+
+  /**
+   * Whether `path`'s parent is {@link lastParent}, found in dirs for the entry before: a
+   * sibling's parent needs no copy and no lookup (most entries are a sibling of the one before).
+   */
+  private inLastParent(path: string): boolean {
+    const parent = this.lastParent;
+    const n = parent.length;
+    return n > 0 && path.charCodeAt(n) === 0x2f && path.startsWith(parent) && path.indexOf('/', n + 1) === -1;
   }
 
   /**
@@ -139,25 +152,25 @@ export class EntryRules {
   }
 }
 
-function fileViolation(e: FileEntry, at: (string | number)[], linkOf: Map<string, { index: number; roles: Set<string> }>): StateViolation | undefined {
+function fileViolation(e: FileEntry, i: number, linkOf: Map<string, { index: number; roles: Set<string> }>): StateViolation | undefined {
   let previous = -1;
   for (let j = 0; j < e.content.length; j++) {
     const id = e.content[j]!;
     const link = linkOf.get(id);
-    if (!link) return violation([...at, 'content', j], `backup ${JSON.stringify(id)} is not in the chain`);
-    if (link.index <= previous) return violation([...at, 'content', j], `expected a backup after ${JSON.stringify(e.content[j - 1])} (content is in chain order, each backup once)`);
+    if (!link) return violation(['entries', i, 'content', j], `backup ${JSON.stringify(id)} is not in the chain`);
+    if (link.index <= previous) return violation(['entries', i, 'content', j], `expected a backup after ${JSON.stringify(e.content[j - 1])} (content is in chain order, each backup once)`);
     previous = link.index;
     const role = j === 0 ? 'files' : 'deltas';
-    if (!link.roles.has(role)) return violation([...at, 'content', j], `backup ${JSON.stringify(id)} has no ${role} archive`);
+    if (!link.roles.has(role)) return violation(['entries', i, 'content', j], `backup ${JSON.stringify(id)} has no ${role} archive`);
   }
   if (e.sig !== undefined) {
     const link = linkOf.get(e.sig);
-    if (!link) return violation([...at, 'sig'], `backup ${JSON.stringify(e.sig)} is not in the chain`);
-    if (!link.roles.has('sigvault')) return violation([...at, 'sig'], `backup ${JSON.stringify(e.sig)} has no SigVault`);
+    if (!link) return violation(['entries', i, 'sig'], `backup ${JSON.stringify(e.sig)} is not in the chain`);
+    if (!link.roles.has('sigvault')) return violation(['entries', i, 'sig'], `backup ${JSON.stringify(e.sig)} has no SigVault`);
   }
   const wanted = e.content.length - 1;
-  if (wanted === 0 && e.steps !== undefined) return violation([...at, 'steps'], 'expected no steps: content names one backup');
-  if (wanted > 0 && e.steps === undefined) return violation([...at, 'steps'], `missing: content names ${e.content.length} backups, so ${wanted} intermediate versions are recorded`);
-  if (e.steps !== undefined && e.steps.length !== wanted) return violation([...at, 'steps'], `expected ${wanted} steps (one per backup of content but the last), found ${e.steps.length}`);
+  if (wanted === 0 && e.steps !== undefined) return violation(['entries', i, 'steps'], 'expected no steps: content names one backup');
+  if (wanted > 0 && e.steps === undefined) return violation(['entries', i, 'steps'], `missing: content names ${e.content.length} backups, so ${wanted} intermediate versions are recorded`);
+  if (e.steps !== undefined && e.steps.length !== wanted) return violation(['entries', i, 'steps'], `expected ${wanted} steps (one per backup of content but the last), found ${e.steps.length}`);
   return undefined;
 }

@@ -3,12 +3,15 @@
  * arrival: the fields before the entries as soon as the entries open (then the file is known
  * to be the expected backup's, and its chain is known to check entries against), each entry
  * as it comes, the fields after them at the end. Nothing is checked twice and the entries
- * are built once, as the array the state returns.
+ * are built once, as the array the state returns: an entry line this release wrote is read
+ * from its bytes and checked as it is read (`entry-parse.ts`), any other is parsed as JSON
+ * and checked by the fast check or the schema.
  *
  * A version-3 state lists its fields in schema order (`entries` after everything but
  * `stats`); a field out of that order is refused by name. A document whose entries are not a
  * list of lines (hostile, or no state at all) is checked whole at the end, as one value.
  */
+import { EntryLineReader } from './entry-parse.js';
 import { StateProblem } from './problem.js';
 import type { LayoutSink } from './state-layout.js';
 import type { StateHead } from './invariants.js';
@@ -31,7 +34,7 @@ export class StateAssembly implements LayoutSink {
   private readonly tail: Record<string, unknown> = {};
   private last = -1;
   private list: { key: string; items: unknown[] } | undefined;
-  private checked: { head: StateHead; checker: EntryChecker; entries: StateEntry[] } | undefined;
+  private checked: { head: StateHead; checker: EntryChecker; reader: EntryLineReader; entries: StateEntry[] } | undefined;
 
   constructor(private readonly expect: ExpectedState) {}
 
@@ -48,12 +51,27 @@ export class StateAssembly implements LayoutSink {
     }
     const head = checkHead(this.head, STATE_VERSION);
     checkExpected(head, this.expect);
-    this.checked = { head, checker: new EntryChecker(head), entries: [] };
+    const ids = head.chain.map((link) => link.id);
+    this.checked = { head, checker: new EntryChecker(head), reader: new EntryLineReader(ids), entries: [] };
+  }
+
+  elementBytes(bytes: Buffer, start: number, end: number): boolean {
+    if (this.list || !this.checked) return false;
+    const entry = this.checked.reader.read(bytes, start, end);
+    if (entry === undefined) return false;
+    this.checked.checker.checkRules(entry, this.checked.entries.length);
+    this.checked.entries.push(entry);
+    return true;
   }
 
   element(value: unknown): void {
     if (this.list) this.list.items.push(value);
-    else this.checked!.entries.push(this.checked!.checker.check(value, this.checked!.entries.length));
+    else {
+      const { checker, entries } = this.checked!;
+      const entry = checker.check(value, entries.length);
+      checker.shareIds(entry);
+      entries.push(entry);
+    }
   }
 
   close(): void {

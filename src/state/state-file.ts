@@ -23,11 +23,17 @@
  * as damaged, whatever else it broke; a problem is reported as such only in a file whose
  * digest holds (a state written invalid, or forged).
  *
- * Memory of a version-3 read: the entries as objects (the state it returns), the set of
- * directory paths, one line of text (at most 64 Mi characters; under 1 KB in practice) and
- * about 1 MiB of buffers — about 450 bytes per entry in all. Measured (bench/state.mjs), a
- * state of 1,000,000 entries: 14 MB on disk, read at a peak of 0.49 GB RSS, against 294 MB
- * and 1.59 GB as version 2; written with no growth at all (2.54 GB peak as version 2).
+ * The text is read as bytes: lines are found in them, checked to be UTF-8 a chunk at a time,
+ * and an entry line this release wrote is read from its bytes (`entry-parse.ts`) without a
+ * string of the line or a second check of its fields; other lines go through `JSON.parse`.
+ *
+ * Memory of a version-3 read: the entries as objects (the state it returns; a file's content
+ * of one backup id is one frozen array shared by every such file), the set of directory
+ * paths, one line (at most 64 MiB; under 1 KB in practice) and about 1 MiB of buffers — about
+ * 400 bytes per entry in all. Measured (bench/state.mjs), a state of 1,000,000 entries, each
+ * file its own times, inode and hash: 52 MB on disk, read at a peak of 0.47 GB RSS (0.53 GB
+ * with every line through `JSON.parse`); written with no growth at all (2.54 GB peak as
+ * version 2, plain JSON).
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { pipeline } from 'node:stream';
@@ -49,7 +55,10 @@ const CHUNK = 256 * 1024;
 
 /** A state read from its file. */
 export interface ReadState {
-  /** The checked state. */
+  /**
+   * The checked state. Its entries are records to read, not to change in place: a file's
+   * `content` of one backup id is one frozen array, shared by every file it is the content of.
+   */
   state: BackupState;
   /** Its file's digest. */
   digest: string;
@@ -106,7 +115,6 @@ async function readCompressed(handle: FileHandle, size: number, expect: Expected
   const hasher = await createContentHasher();
   const assembly = new StateAssembly(expect);
   const doc = new LineDocument(assembly);
-  const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
   let problem: string | undefined;
   /** Run `step` unless a problem was found; keep the first problem it finds. */
   const attempt = (step: () => void): void => {
@@ -118,19 +126,12 @@ async function readCompressed(handle: FileHandle, size: number, expect: Expected
       problem = e.message;
     }
   };
-  const decode = (chunk?: Buffer): string => {
-    try {
-      return chunk === undefined ? decoder.decode() : decoder.decode(chunk, { stream: true });
-    } catch {
-      throw new StateProblem('it is not valid UTF-8');
-    }
-  };
   const gunzip = createGunzip({ chunkSize: CHUNK });
   pipeline(handle.createReadStream({ start: 0, end: size - SEAL_SIZE - 1, autoClose: false, highWaterMark: CHUNK }), gunzip, () => undefined);
   try {
     for await (const chunk of gunzip as AsyncIterable<Buffer>) {
       hasher.update(chunk);
-      attempt(() => doc.write(decode(chunk)));
+      attempt(() => doc.write(chunk));
     }
   } catch (e) {
     if (isZlibError(e)) throw new StateProblem(`its compressed data is damaged (${e.message})`);
@@ -140,7 +141,7 @@ async function readCompressed(handle: FileHandle, size: number, expect: Expected
   if (hasher.digest() !== digest) throw new StateProblem(DAMAGED);
   let state: BackupState | undefined;
   attempt(() => {
-    doc.write(`${decode()}}`);
+    doc.write(CLOSE);
     doc.end();
     state = assembly.finish();
   });

@@ -11,7 +11,9 @@
  * then {@link EntryChecker} for each entry, then {@link checkTail}). The parts are the
  * schema's own (`omit` and `pick` of it, its entry schema), so both ways accept the same
  * states; an entry is first offered to the fast {@link isExactEntry}, and the schema is asked
- * only about what that does not vouch for.
+ * only about what that does not vouch for. An entry a reader read from its line's bytes
+ * (`entry-parse.ts`, which checks each field as it reads it) needs only the rules
+ * ({@link EntryChecker.checkRules}).
  *
  * A problem reads `FIELD (CONTEXT): WHY, got VALUE`, e.g.
  * `entries[12].mtime (path "a/b"): expected a decimal string of nanoseconds, got "abc"`: the
@@ -86,7 +88,7 @@ export class EntryChecker {
   /**
    * Entry number `index`, checked against the schema and the rules given the entries before
    * it: `value` itself when the schema would return it unchanged, otherwise the schema's copy.
-   * Its backup ids become the chain's strings. Throws {@link StateProblem}.
+   * Throws {@link StateProblem}.
    */
   check(value: unknown, index: number): StateEntry {
     let entry: StateEntry;
@@ -97,10 +99,26 @@ export class EntryChecker {
       if (!parsed.success) throw new StateProblem(describeIssues(parsed.error.issues.map((i) => ({ ...i, path: ['entries', index, ...i.path] })), root));
       entry = parsed.data;
     }
-    const broken = this.rules.check(entry, index);
-    if (broken) throw new StateProblem(`${fieldName(broken.field, { entries: { [index]: value } })}: ${broken.message}`);
-    this.rules.shareIds(entry);
+    this.checkRules(entry, index);
     return entry;
+  }
+
+  /**
+   * Make the backup ids of `entry` (which passed {@link EntryChecker.check}) the chain's own
+   * strings: parsed from a file, a million entries would otherwise hold a copy of the same id each.
+   */
+  shareIds(entry: StateEntry): void {
+    this.rules.shareIds(entry);
+  }
+
+  /**
+   * Entry number `index`, known to be one the schema returns unchanged (the fast check, or a
+   * reader or writer that checks as it does, vouched for it), checked against the rules given
+   * the entries before it. Throws {@link StateProblem}.
+   */
+  checkRules(entry: StateEntry, index: number): void {
+    const broken = this.rules.check(entry, index);
+    if (broken) throw new StateProblem(`${fieldName(broken.field, { entries: { [index]: entry } })}: ${broken.message}`);
   }
 }
 

@@ -113,5 +113,10 @@ describe('the fast entry check', () => {
     const file = { path: 'f', type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: '0', size: 1, ctime: '0', ino: '1', hash: '0123456789abcdef', content: ['20260101T080000000Z-000'], sig: undefined };
     expect(isExactEntry(file)).toBe(false);
     expect(isExactEntry(Object.assign(Object.create({ inherited: 1 }), dir))).toBe(false);
+    // A hole is no id: JSON.stringify writes it null, which no read accepts.
+    const holes = { ...file, content: [, '20260101T080000000Z-000'], sig: '20260101T080000000Z-000' };
+    expect(isExactEntry(holes)).toBe(false);
+    expect(stateEntrySchema.safeParse(holes).success).toBe(false);
+    expect(isExactEntry({ ...holes, content: ['20260101T080000000Z-000'], steps: new Array(1) })).toBe(false);
   });
 });

@@ -6,7 +6,8 @@
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
 import { StateProblem } from '../../src/state/problem.js';
-import { LineDocument, MAX_LINE, type LayoutSink } from '../../src/state/state-layout.js';
+import type { StateEntry } from '../../src/state/schema.js';
+import { entriesText, LineDocument, MAX_LINE, type LayoutSink } from '../../src/state/state-layout.js';
 
 /** Rebuilds the document from what a {@link LineDocument} reports. */
 class Rebuild implements LayoutSink {
@@ -18,6 +19,9 @@ class Rebuild implements LayoutSink {
   open(key: string): void {
     this.doc[key] = this.list = [];
   }
+  elementBytes(): boolean {
+    return false;
+  }
   element(value: unknown): void {
     this.list!.push(value);
   }
@@ -26,17 +30,18 @@ class Rebuild implements LayoutSink {
   }
 }
 
-/** `text` read in chunks cut at `cuts`: the document, or the problem. */
+/** `text` read in chunks of its UTF-8 cut at `cuts` (byte offsets): the document, or the problem. */
 function read(text: string, cuts: number[] = []): Record<string, unknown> | string {
   const sink = new Rebuild();
   const doc = new LineDocument(sink);
+  const bytes = Buffer.from(text);
   try {
     let at = 0;
     for (const cut of [...cuts].sort((a, b) => a - b)) {
-      doc.write(text.slice(at, cut));
+      doc.write(bytes.subarray(at, cut));
       at = cut;
     }
-    doc.write(text.slice(at));
+    doc.write(bytes.subarray(at));
     doc.end();
     return sink.doc;
   } catch (e) {
@@ -59,7 +64,7 @@ describe('the line layout', () => {
     fc.array(fc.nat(), { maxLength: 8 }),
   ])('reads what JSON.parse reads, in chunks of any size', (fields, cuts) => {
     const text = laidOut(fields);
-    expect(read(text, cuts.map((c) => c % (text.length + 1)))).toEqual(JSON.parse(text));
+    expect(read(text, cuts.map((c) => c % (Buffer.byteLength(text) + 1)))).toEqual(JSON.parse(text));
   });
 
   it('refuses, naming the line, text not laid out as a state, even valid JSON', () => {
@@ -84,9 +89,26 @@ describe('the line layout', () => {
     }
   });
 
-  it(`refuses a line longer than ${MAX_LINE} characters before it is whole`, () => {
+  it(`refuses a line longer than ${MAX_LINE} bytes before it is whole`, () => {
     const doc = new LineDocument(new Rebuild());
-    doc.write('{"a":"');
-    expect(() => doc.write('x'.repeat(MAX_LINE))).toThrow(/line 1 is longer than a state file may have/);
+    doc.write(Buffer.from('{"a":"'));
+    expect(() => doc.write(Buffer.alloc(MAX_LINE, 'x'))).toThrow(/line 1 is longer than a state file may have/);
+  });
+});
+
+describe('the lines of entries, written a batch at a time', () => {
+  const piece = fc.constantFrom('a', '}', ',', '{', '"', ':', '\\', '"path"', '},{"path":', '\n', '\u00e9', '\u{1F600}', '\ud800');
+  const entry = fc.record({ path: fc.string({ unit: piece, minLength: 1 }), target: fc.string({ unit: piece, minLength: 1 }), kind: fc.nat(2), steps: fc.nat(2) }).map(
+    ({ path, target, kind, steps }): StateEntry => {
+      const meta = { path, mode: 0o644, uid: 0, gid: 0, mtime: '0' };
+      if (kind === 0) return { ...meta, type: 'dir', size: 0 };
+      if (kind === 1) return { ...meta, type: 'symlink', size: 0, target };
+      const content = ['20260101T080000000Z-000', '20260102T080000000Z-000'].slice(0, steps + 1);
+      return { ...meta, type: 'file', size: 1, ctime: '0', ino: '1', hash: '0123456789abcdef', content, ...(steps > 0 ? { steps: Array.from({ length: steps }, () => ({ size: 1, hash: '0123456789abcdef' })) } : {}) };
+    },
+  );
+
+  test.prop([fc.array(entry, { maxLength: 8 })])('are the lines of JSON.stringify of each entry, whatever their strings hold', (entries) => {
+    expect(entriesText(entries)).toBe(entries.map((e) => JSON.stringify(e)).join(',\n'));
   });
 });
