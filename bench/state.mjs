@@ -12,8 +12,10 @@
  * whole, then encoded until the size it records is its own) and one after compare directly:
  * `node bench/state.mjs --entries 1000000 /path/to/old/dist dist`.
  *
- * Usage: node bench/state.mjs [--entries N] [--runs R] [DIST...]
+ * Usage: node bench/state.mjs [--entries N] [--links L] [--runs R] [DIST...]
  *   --entries N  entries in the state (default 50000)
+ *   --links L    backups in its chain, 2 to 1000 (default 2): the files name the first and the
+ *                last, so a longer chain shows what finding an id among many costs
  *   --runs R     write and read R times per build, the median shown (default 3)
  *   DIST         a built dist/ folder (default this checkout's)
  */
@@ -29,28 +31,32 @@ const PER_DIR = 50;
 const FULL = '20260101T080000000Z-000';
 const INC = '20260102T080000000Z-000';
 
-if (process.argv[2] === '--child') await child(process.argv[3], process.argv[4], process.argv[5], Number(process.argv[6]));
+if (process.argv[2] === '--child') await child(process.argv[3], process.argv[4], process.argv[5], Number(process.argv[6]), Number(process.argv[7]));
 else await main();
 
 async function main() {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { entries: { type: 'string', default: '50000' }, runs: { type: 'string', default: '3' } } });
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: { entries: { type: 'string', default: '50000' }, links: { type: 'string', default: '2' }, runs: { type: 'string', default: '3' } },
+  });
   const entries = Number(values.entries);
+  const links = Number(values.links);
   const runs = Number(values.runs);
-  if (!Number.isInteger(entries) || entries < 1 || !Number.isInteger(runs) || runs < 1) {
-    console.error('usage: node bench/state.mjs [--entries N] [--runs R] [DIST...] (N and R positive integers)');
+  if (!Number.isInteger(entries) || entries < 1 || !Number.isInteger(runs) || runs < 1 || !Number.isInteger(links) || links < 2 || links > 1000) {
+    console.error('usage: node bench/state.mjs [--entries N] [--links L] [--runs R] [DIST...] (N and R positive integers, L from 2 to 1000)');
     process.exit(2);
   }
   const dists = (positionals.length > 0 ? positionals : [join(dirname(fileURLToPath(import.meta.url)), '../dist')]).map((d) => resolve(d));
   const dir = await mkdtemp(join(tmpdir(), 'ibt-bench-state-'));
   try {
-    console.log(`state of ${entries.toLocaleString('en')} entries; median of ${runs} runs (best cpu: the least); RSS in MiB, times in ms`);
+    console.log(`state of ${entries.toLocaleString('en')} entries, ${links} backups in its chain; median of ${runs} runs (best cpu: the least); RSS in MiB, times in ms`);
     console.log('build'.padEnd(34), 'step ', 'bytes'.padStart(13), 'wall'.padStart(8), 'cpu'.padStart(8), 'best cpu'.padStart(9), 'RSS before'.padStart(11), 'peak RSS'.padStart(9));
     for (const dist of dists) {
       const file = join(dir, `${dists.indexOf(dist)}.state`);
       for (const step of ['write', 'read']) {
         const results = [];
         for (let r = 0; r < runs; r++) {
-          const out = spawnSync(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), '--child', step, dist, file, String(entries)], { encoding: 'utf8', maxBuffer: 1 << 20 });
+          const out = spawnSync(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), '--child', step, dist, file, String(entries), String(links)], { encoding: 'utf8', maxBuffer: 1 << 20 });
           if (out.status !== 0) throw new Error(`${step} with ${dist} failed:\n${out.stderr}`);
           results.push(JSON.parse(out.stdout));
         }
@@ -73,10 +79,10 @@ async function main() {
   }
 }
 
-/** One step in this process: `write` the state of `n` entries to `file` with build `dist`, or `read` it back. */
-async function child(step, dist, file, n) {
+/** One step in this process: `write` the state of `n` entries and `links` backups to `file` with build `dist`, or `read` it back. */
+async function child(step, dist, file, n, links) {
   const state = await import(join(dist, 'state/index.js'));
-  const draft = step === 'write' ? syntheticState(n, state.STATE_VERSION) : undefined;
+  const draft = step === 'write' ? syntheticState(n, links, state.STATE_VERSION) : undefined;
   if (step === 'write') await rm(file, { force: true });
   globalThis.gc();
   const rssBefore = process.memoryUsage().rss;
@@ -126,12 +132,13 @@ async function write(state, draft, file) {
 }
 
 /**
- * A deterministic incremental state of `n` entries of a source tree, with a full backup before
- * it. Every file has its own times, inode and hash (a 32-bit LCG, multiplied with `Math.imul`:
+ * A deterministic incremental state of `n` entries of a source tree, with a full backup and
+ * `links - 2` other incrementals before it (the full one's instant, numbered). Every file has
+ * its own times, inode and hash (a 32-bit LCG, multiplied with `Math.imul`:
  * in doubles the product loses bits and the generator cycled every ~1,800 values, which made
  * inode numbers repeat, and `JSON.parse` shares repeated short strings).
  */
-function syntheticState(n, version) {
+function syntheticState(n, links, version) {
   let seed = 42;
   const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
   const hex = () => Math.floor(rand() * 2 ** 32).toString(16).padStart(8, '0') + Math.floor(rand() * 2 ** 32).toString(16).padStart(8, '0');
@@ -174,15 +181,16 @@ function syntheticState(n, version) {
     createdAt: `${id.slice(0, 4)}-${id.slice(4, 6)}-${id.slice(6, 8)}T${id.slice(9, 11)}:${id.slice(11, 13)}:${id.slice(13, 15)}.${id.slice(15, 18)}Z`,
     artifacts: roles.map((role) => ({ role, file: `${id}.${role}.tar${role === 'sigvault' ? '' : '.gz'}`, size: 1000, hash: '0123456789abcdef', compression: role === 'sigvault' ? 'none' : 'gzip', entries: 1 })),
   });
-  const chain = [link(FULL, 'full', ['sigvault', 'files']), link(INC, 'incremental', ['sigvault', 'deltas'])];
+  const between = Array.from({ length: links - 2 }, (_, i) => link(`${FULL.slice(0, -3)}${String(i + 1).padStart(3, '0')}`, 'incremental', ['sigvault', 'deltas']));
+  const chain = [link(FULL, 'full', ['sigvault', 'files']), ...between, link(INC, 'incremental', ['sigvault', 'deltas'])];
   return {
     format: 'incremental-backups-tools/state',
     version,
     name: 'src',
     id: INC,
     kind: 'incremental',
-    parent: { id: FULL, digest: 'fedcba9876543210' },
-    createdAt: chain[1].createdAt,
+    parent: { id: chain.at(-2).id, digest: 'fedcba9876543210' },
+    createdAt: chain.at(-1).createdAt,
     source: '/home/me/project',
     compression: 'gzip',
     checksum: false,

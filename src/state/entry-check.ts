@@ -4,11 +4,11 @@
  *
  * A state of a million entries is checked entry by entry each time it is written (and read,
  * for the lines `entry-parse.ts` leaves to `JSON.parse`); zod spends about 2 µs on an entry,
- * as long as parsing its JSON line. This check spends a
- * fraction of that on the entries every state is made of, and answers false for anything it
- * does not vouch for: the caller then asks the schema, which stays the one definition of a
- * valid entry (and words the problem). So this check may be stricter than the schema, never
- * looser — a property test holds it to that — and a read returns what the schema would.
+ * as long as parsing its JSON line. This check spends a fraction of that on the entries every
+ * state is made of, and answers false for anything it does not vouch for: the caller then
+ * asks the schema, which stays the one definition of a valid entry (and words the problem).
+ * So this check may be stricter than the schema, never looser — a property test holds it to
+ * that — and a read returns what the schema would.
  */
 import { HEX16, ID_PATTERN, INODE, NS, UINT32_MAX, type StateEntry } from './schema.js';
 

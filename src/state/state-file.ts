@@ -57,7 +57,8 @@ const CHUNK = 256 * 1024;
 export interface ReadState {
   /**
    * The checked state. Its entries are records to read, not to change in place: a file's
-   * `content` of one backup id is one frozen array, shared by every file it is the content of.
+   * `content` of one backup id is mostly one frozen array, shared by every file it is the
+   * content of (changing it throws).
    */
   state: BackupState;
   /** Its file's digest. */

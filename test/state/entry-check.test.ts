@@ -8,51 +8,9 @@ import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
 import { isExactEntry } from '../../src/state/entry-check.js';
 import { stateEntrySchema } from '../../src/state/schema.js';
+import { entryArbitrary } from '../helpers/state-entries.js';
 
-const ID = fc.constantFrom('20260101T080000000Z-000', '20260102T080000000Z-001');
-const hex16 = fc.stringMatching(/^[0-9a-f]{16}$/);
-const ns = fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }).map(String);
-const meta = {
-  path: fc.string({ minLength: 1 }),
-  mode: fc.integer({ min: 0, max: 0o7777 }),
-  uid: fc.integer({ min: 0, max: 2 ** 32 - 1 }),
-  gid: fc.integer({ min: 0, max: 2 ** 32 - 1 }),
-  mtime: ns,
-};
-
-const fileArb = fc
-  .record({
-    ...meta,
-    size: fc.maxSafeNat(),
-    ctime: ns,
-    ino: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }).map(String),
-    hash: hex16,
-    content: fc.array(ID, { minLength: 1, maxLength: 3 }),
-    steps: fc.option(fc.array(fc.record({ size: fc.maxSafeNat(), hash: hex16 }, { noNullPrototype: true }), { maxLength: 2 }), { nil: undefined }),
-    sig: fc.option(ID, { nil: undefined }),
-    unstable: fc.option(fc.constant(true as const), { nil: undefined }),
-  })
-  .map(({ path, mode, uid, gid, mtime, size, ctime, ino, hash, content, steps, sig, unstable }) => ({
-    path,
-    type: 'file',
-    mode,
-    uid,
-    gid,
-    mtime,
-    size,
-    ctime,
-    ino,
-    hash,
-    content,
-    ...(steps !== undefined ? { steps } : {}),
-    ...(sig !== undefined ? { sig } : {}),
-    ...(unstable !== undefined ? { unstable } : {}),
-  }));
-const dirArb = fc.record(meta).map(({ path, mode, uid, gid, mtime }) => ({ path, type: 'dir', mode, uid, gid, mtime, size: 0 }));
-const symlinkArb = fc
-  .record({ ...meta, target: fc.string({ minLength: 1 }).filter((s) => !s.includes('\0')) })
-  .map(({ path, mode, uid, gid, mtime, target }) => ({ path, type: 'symlink', mode, uid, gid, mtime, size: 0, target }));
-const entryArb: fc.Arbitrary<Record<string, unknown>> = fc.oneof(fileArb, dirArb, symlinkArb);
+const entryArb = entryArbitrary(fc.string({ minLength: 1 }), ['20260101T080000000Z-000', '20260102T080000000Z-001']);
 
 const hostile = fc.oneof(
   fc.constantFrom<unknown>(null, true, -1, -0, 0, 1.5, 2 ** 53, 2 ** 32, 0o10000, NaN, '', 'abc', '-0', '01', '\0', [], {}, [null], ['20260101T080000000Z-000'], { size: 1, hash: '0123456789abcdef' }, 'dir', 'file', 'symlink'),

@@ -9,6 +9,7 @@ import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
 import { isExactEntry } from '../../src/state/entry-check.js';
 import { EntryLineReader } from '../../src/state/entry-parse.js';
+import { awkwardText, byteArb, changedByte, entryArbitrary } from '../helpers/state-entries.js';
 
 const A = '20260101T080000000Z-000';
 const B = '20260102T080000000Z-001';
@@ -16,74 +17,12 @@ const B = '20260102T080000000Z-001';
 const OTHER = '20260103T080000000Z-000';
 const reader = new EntryLineReader([A, B]);
 
-const hex16 = fc.stringMatching(/^[0-9a-f]{16}$/);
-const ns = fc.oneof(fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }).map(String), fc.constantFrom('0', '-0', '1'));
-const text = fc.oneof(
-  fc.string({ minLength: 1 }),
-  fc.string({ minLength: 1, unit: fc.constantFrom('a', '/', '"', '\\', '\0', '\u001f', '\u007f', '\u00e9', '\u4e2d', '\u{1F600}', '\ud800', '\u2028', '}', ',', '{', ':', '[') }),
-);
-const id = fc.constantFrom(A, B);
-const meta = {
-  path: text,
-  mode: fc.oneof(fc.integer({ min: 0, max: 0o7777 }), fc.constantFrom(0, 0o7777)),
-  uid: fc.oneof(fc.integer({ min: 0, max: 2 ** 32 - 1 }), fc.constantFrom(0, 2 ** 32 - 1)),
-  gid: fc.oneof(fc.integer({ min: 0, max: 2 ** 32 - 1 }), fc.constantFrom(0, 2 ** 32 - 1)),
-  mtime: ns,
-};
+const entryArb = entryArbitrary(awkwardText, [A, B]);
 
-const fileArb = fc
-  .record({
-    ...meta,
-    size: fc.oneof(fc.maxSafeNat(), fc.constantFrom(0, Number.MAX_SAFE_INTEGER)),
-    ctime: ns,
-    ino: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }).map(String),
-    hash: hex16,
-    content: fc.array(id, { minLength: 1, maxLength: 3 }),
-    steps: fc.option(fc.array(fc.record({ size: fc.maxSafeNat(), hash: hex16 }, { noNullPrototype: true }), { maxLength: 2 }), { nil: undefined }),
-    sig: fc.option(id, { nil: undefined }),
-    unstable: fc.option(fc.constant(true as const), { nil: undefined }),
-  })
-  .map(({ path, mode, uid, gid, mtime, size, ctime, ino, hash, content, steps, sig, unstable }) => ({
-    path,
-    type: 'file',
-    mode,
-    uid,
-    gid,
-    mtime,
-    size,
-    ctime,
-    ino,
-    hash,
-    content,
-    ...(steps !== undefined ? { steps } : {}),
-    ...(sig !== undefined ? { sig } : {}),
-    ...(unstable !== undefined ? { unstable } : {}),
-  }));
-const dirArb = fc.record(meta).map(({ path, mode, uid, gid, mtime }) => ({ path, type: 'dir', mode, uid, gid, mtime, size: 0 }));
-const symlinkArb = fc
-  .record({ ...meta, target: text.filter((s) => !s.includes('\0')) })
-  .map(({ path, mode, uid, gid, mtime, target }) => ({ path, type: 'symlink', mode, uid, gid, mtime, size: 0, target }));
-const entryArb: fc.Arbitrary<Record<string, unknown>> = fc.oneof(fileArb, dirArb, symlinkArb);
-
-/** Bytes a change puts in: the layout's own, digits, and bytes no line may hold. */
-const byteArb = fc.oneof(fc.constantFrom(...Buffer.from('{}[]",:-0189afgAFTZ\\ \n\x00\x1f\x7f\xc3\xa9', 'latin1')), fc.integer({ min: 0, max: 255 }));
-
-/** `line` with one byte replaced (by `byte`, or by its neighbour below or above), inserted or deleted at `at`. */
-function changed(line: Buffer, how: number, at: number, byte: number): Buffer {
-  const i = at % (line.length + 1);
-  const put = (b: number) => Buffer.concat([line.subarray(0, i), Buffer.from([b & 0xff]), line.subarray(i + 1)]);
-  switch (how % 5) {
-    case 0:
-      return put(byte);
-    case 1:
-      return put((line[i] ?? 0) - 1);
-    case 2:
-      return put((line[i] ?? 0) + 1);
-    case 3:
-      return Buffer.concat([line.subarray(0, i), Buffer.from([byte]), line.subarray(i)]);
-    default:
-      return Buffer.concat([line.subarray(0, i), line.subarray(i + 1)]);
-  }
+/** The bytes of `line`, whole: arguments of a read. */
+function whole(line: string, encoding: BufferEncoding = 'utf8'): [Buffer, number, number] {
+  const bytes = Buffer.from(line, encoding);
+  return [bytes, 0, bytes.length];
 }
 
 /** What the reader gives for the whole of `line`. */
@@ -114,7 +53,7 @@ describe('the entry line reader', () => {
   });
 
   test.prop([entryArb, fc.nat(), fc.nat(), byteArb], { numRuns: 10000 })('reads nothing JSON.parse and the fast check would not give the same', (e, how, at, byte) => {
-    const line = changed(Buffer.from(JSON.stringify(e)), how, at, byte);
+    const line = changedByte(Buffer.from(JSON.stringify(e)), how, at, byte);
     const got = read(line);
     if (got === undefined) return;
     const value = parsed(line);
@@ -177,6 +116,31 @@ describe('the entry line reader', () => {
     expect(reader.read(bytes, 1, 1 + line.length)).toEqual(JSON.parse(line));
     expect(reader.read(bytes, 1, line.length)).toBeUndefined();
     expect(reader.read(bytes, 0, 1 + line.length)).toBeUndefined();
+  });
+
+  it('looks an id up among all of a long chain\'s, the one read before or any other (regression: ids searched for through the chain)', () => {
+    const ids = Array.from({ length: 400 }, (_, i) => `2026${String(1 + (i % 12)).padStart(2, '0')}01T080000000Z-${String(i).padStart(3, '0')}`);
+    const long = new EntryLineReader(ids);
+    const file = { path: 'f', type: 'file', mode: 0, uid: 0, gid: 0, mtime: '0', size: 1, ctime: '0', ino: '1', hash: '0123456789abcdef' };
+    const contentOf = (ids: string[], sig?: string) => {
+      const e = long.read(...whole(JSON.stringify({ ...file, content: ids, ...(sig ? { sig } : {}) })));
+      return e?.type === 'file' ? [e.content, e.sig] : undefined;
+    };
+    for (const k of [0, 0, 399, 1, 398, 200, 200, 13]) {
+      const got = contentOf([ids[k]!], ids[(k * 7) % 400]);
+      expect(got?.[0]).toEqual([ids[k]]);
+      expect((got?.[0] as string[])[0]).toBe(ids[k]);
+      expect(got?.[1]).toBe(ids[(k * 7) % 400]);
+    }
+    expect(contentOf([ids[3]!, ids[399]!])?.[0]).toEqual([ids[3], ids[399]]);
+    // Near misses of the id read last, and of others: a byte changed, or not ASCII.
+    contentOf([ids[5]!]);
+    for (const bad of [`${ids[5]!.slice(0, -1)}9`, `${ids[5]!.slice(0, -1)}x`, `${ids[5]!.slice(0, -1)}\u00e9`, ids[5]!.replace('2026', '2025')]) {
+      expect(ids).not.toContain(bad);
+      expect(contentOf([bad]), bad).toBeUndefined();
+      expect(contentOf([ids[5]!])?.[0]).toEqual([ids[5]]);
+    }
+    expect(long.read(...whole(`{"path":"f","type":"file","mode":0,"uid":0,"gid":0,"mtime":"0","size":1,"ctime":"0","ino":"1","hash":"0123456789abcdef","content":["${ids[5]!.slice(0, -1)}\xe9"]}`, 'latin1'))).toBeUndefined();
   });
 
   it('gives the chain\'s own id strings, one shared frozen content per lone id, and leaves ids of no chain to the schema', () => {
