@@ -49,6 +49,7 @@ import { planStep, tallyOf } from './plan.js';
 import { SMALL_FILE, signatureOptionsFor, signatureParamsFor, WHOLE_RATIO } from './policy.js';
 import { ChunkChannel } from './chunk-channel.js';
 import { PARALLEL_MIN_BYTES, parallelSignature } from '../engine/parallel-signature.js';
+import { deltaSession, sessionScanner } from '../engine/delta-session.js';
 import { carriedRecord, dirRecord, fileRecord, symlinkRecord, type Content } from './records.js';
 
 /**
@@ -286,15 +287,14 @@ class BackupJob {
         this.stats[step.tally]++;
         this.entries.push(carriedRecord(path, meta, step.prev, false));
         return;
-      case 'delta': {
-        const jobs = this.byVault.get(step.vault) ?? [];
-        jobs.push({ path, prev: step.prev });
-        this.byVault.set(step.vault, jobs);
+      case 'delta':
+        this.queueDelta(step.vault, path, step.prev);
         return;
-      }
       case 'recheck':
         await ahead.then(async () => {
-          if (!(await this.sameContent(path, step.prev))) await this.storeWhole(path, step.prev);
+          if (await this.sameContent(path, step.prev)) return;
+          if (step.vault !== undefined) this.queueDelta(step.vault, path, step.prev);
+          else await this.storeWhole(path, step.prev);
         });
         return;
       case 'store':
@@ -305,6 +305,13 @@ class BackupJob {
           (r) => this.storeSmall(path, step.prev, r),
         );
     }
+  }
+
+  /** Delta-encode `path` against the SigVault of backup `vault`, once the walk is done. */
+  private queueDelta(vault: string, path: string, prev: FileEntry): void {
+    const jobs = this.byVault.get(vault) ?? [];
+    jobs.push({ path, prev });
+    this.byVault.set(vault, jobs);
   }
 
   /** Read a small file whole (the part of storing it that can run ahead of its turn). */
@@ -500,22 +507,32 @@ class BackupJob {
     const hasher = await createContentHasher();
     const sigSpool = new Spool(this.catalog.dir);
     const deltaSpool = new Spool(this.catalog.dir);
-    // One thread for both: the new signature copies the old records of the blocks the delta
-    // matched (see `rsync/matched-signature.ts`). Spread over the engine's workers instead
-    // (each hashing every block), the incremental of one 256 MiB file with 64 KiB rewritten
-    // took 2.8-3.0 s of CPU instead of 1.9, and longer, not shorter, on two busy cores.
+    // The new signature copies the old records of the blocks the delta matched (see
+    // `rsync/matched-signature.ts`), so spreading a large file's delta over the cores costs
+    // no hashing twice; a small one is encoded here, where the threads would not pay.
     const sig = new MatchedSignature(params, basis, this.strong!);
-    const delta = new DeltaEncoder(basis, this.strong!, {}, (pos, block, len) => sig.match(pos, block, len));
+    const observe = (pos: number, block: number, len: number): void => sig.match(pos, block, len);
+    let scanned = 0;
+    const scanner = meta.size >= PARALLEL_MIN_BYTES ? sessionScanner(basis, this.options.engine) : undefined;
+    const side = scanner ? sidePipeline((input) => deltaSession(basis, input, scanner, { observe, passed: (t) => (scanned = t) }), deltaSpool) : undefined;
+    const delta = side ? undefined : new DeltaEncoder(basis, this.strong!, {}, observe);
     try {
       await sigSpool.write(signatureHeader(params));
       for await (const chunk of read.chunks) {
         this.options.signal?.throwIfAborted();
         hasher.update(chunk);
         this.stats.bytesRead += chunk.length;
-        for (const d of delta.push(chunk)) await deltaSpool.write(d);
-        await sigSpool.write(sig.push(chunk, delta.scanned));
+        if (delta) {
+          for (const d of delta.push(chunk)) await deltaSpool.write(d);
+          scanned = delta.scanned;
+        } else {
+          await side!.channel.push(chunk);
+        }
+        await sigSpool.write(sig.push(chunk, scanned));
       }
-      for (const d of delta.end()) await deltaSpool.write(d);
+      if (delta) for (const d of delta.end()) await deltaSpool.write(d);
+      side?.channel.end();
+      await side?.done;
       await sigSpool.write(sig.end());
       const hash = hasher.digest();
       if (hash === prev.hash && !read.changed && meta.size === prev.size) {
@@ -536,6 +553,8 @@ class BackupJob {
       this.entries.push(this.stored(path, read, { hash, content: [...prev.content, this.id], steps }, true));
       this.progress('delta', path);
     } finally {
+      side?.channel.fail(new Error('the read ended'));
+      await side?.done.catch(() => undefined);
       await read.close();
       await sigSpool.dispose();
       await deltaSpool.dispose();

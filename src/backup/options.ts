@@ -24,7 +24,13 @@ export interface BackupOptions extends CommonOptions {
   strict?: boolean;
   /** Compression of the files and deltas archives; default `gzip`. SigVaults are never compressed. */
   compression?: 'gzip' | 'none';
-  /** Engine for restore-time patching. Backups always compute signatures and deltas with the TypeScript push encoders, in one read pass. */
+  /**
+   * Engine of the deltas of changed files of 16 MiB and up, whose scan is spread over the
+   * cores: `native` by librsync jobs on the libuv pool (`ENATIVE` when the addon does not
+   * load), `js` by the TypeScript engine's worker threads, `auto` (default) by librsync when
+   * the addon loads, else the threads. Smaller files, and every signature, are encoded by the
+   * TypeScript encoders; the archives are the same bytes whichever engine runs.
+   */
   engine?: EngineChoice;
   /**
    * How long to wait, in milliseconds, when another run holds the lock of this backup name;

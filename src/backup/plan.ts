@@ -9,7 +9,10 @@
  * - A changed file with a signature, large enough and with a chain not yet too long, is
  *   delta-encoded against the SigVault its record names (grouped by vault, after the walk).
  * - A file with the same metadata that must be read anyway (its last read was `unstable`, or
- *   `checksum` is on) is read and carried over when its bytes are the same.
+ *   `checksum` is on) is read and carried over when its bytes are the same; only when they
+ *   differ is it delta-encoded (or stored). Its bytes are nearly always the same, and hashing
+ *   them costs a fraction of a delta: a backup started right after a large copy found 520
+ *   such files and spent 1.5 s of its main thread delta-encoding them against themselves.
  * - Anything else is stored whole.
  */
 import type { FileEntry, StateEntry } from '../state/index.js';
@@ -24,7 +27,7 @@ export type Step =
   | { action: 'record'; tally: Tally; archived: boolean }
   | { action: 'carry'; prev: FileEntry; tally: Tally }
   | { action: 'delta'; prev: FileEntry; vault: string }
-  | { action: 'recheck'; prev: FileEntry }
+  | { action: 'recheck'; prev: FileEntry; vault: string | undefined }
   | { action: 'store'; prev: FileEntry | undefined };
 
 /** The tally of an entry: new, or changed in an attribute a restore reproduces, or not. */
@@ -41,7 +44,8 @@ export function planStep(meta: EntryMeta, prev: StateEntry | undefined, options:
   const prevFile = prev?.type === 'file' ? prev : undefined;
   const metaSame = prevFile !== undefined && !contentMayDiffer(prevFile, meta);
   if (metaSame && !prevFile.unstable && !options.checksum) return { action: 'carry', prev: prevFile, tally: tallyOf(prev, !metaDiffers(prevFile, meta)) };
-  if (prevFile?.sig !== undefined && meta.size >= SMALL_FILE && prevFile.content.length <= MAX_DELTAS) return { action: 'delta', prev: prevFile, vault: prevFile.sig };
-  if (metaSame) return { action: 'recheck', prev: prevFile };
+  const vault = prevFile?.sig !== undefined && meta.size >= SMALL_FILE && prevFile.content.length <= MAX_DELTAS ? prevFile.sig : undefined;
+  if (metaSame) return { action: 'recheck', prev: prevFile, vault };
+  if (vault !== undefined) return { action: 'delta', prev: prevFile!, vault };
   return { action: 'store', prev: prevFile };
 }

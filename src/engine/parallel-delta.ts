@@ -81,6 +81,13 @@ export interface StitchOptions {
    * calling thread, which costs the scanner nothing to start).
    */
   tailToScanner?: boolean;
+  /** Told of every match of the true scan, at its absolute position, in position order. */
+  observe?: (pos: number, block: number, len: number) => void;
+  /**
+   * Told, as the stitching advances, that every window starting before `scanned` has been
+   * decided: every match before it was given to `observe`.
+   */
+  passed?: (scanned: number) => void;
 }
 
 /** Like {@link delta}, with the match scan spread over the worker pool for large inputs. */
@@ -158,8 +165,11 @@ export async function* stitchedDelta(
   const localScanner = async (): Promise<MatchScanner> => (local ??= new MatchScanner(new BlockIndex(sig), await createStrongHasher(sig.strong)));
   const data = new DeltaBuffer(64 << 10);
   const jobs = new OrderedJobs<Scanned>(2 * scanner.concurrency);
+  const observe = stitching.observe;
+  const passed = stitching.passed;
   const onMatch = (pos: number, block: number, len: number): void => {
     emitter.match(data.base + pos, block, len, data.buf, data.base);
+    observe?.(data.base + pos, block, len);
   };
   let dispatched = false;
   let next = 0;
@@ -205,9 +215,13 @@ export async function* stitchedDelta(
       }
       break;
     }
-    for (; i < n; i++) emitter.match(hits[3 * i]!, hits[3 * i + 1]!, hits[3 * i + 2]!, data.buf, data.base);
+    for (; i < n; i++) {
+      emitter.match(hits[3 * i]!, hits[3 * i + 1]!, hits[3 * i + 2]!, data.buf, data.base);
+      observe?.(hits[3 * i]!, hits[3 * i + 1]!, hits[3 * i + 2]!);
+    }
     t = Math.max(t, s.end);
     emitter.passed(t, data.buf, data.base);
+    passed?.(t);
   };
 
   try {
@@ -217,6 +231,7 @@ export async function* stitchedDelta(
         if (!dispatched && next < localBytes) {
           await rescan(next + segment, false);
           emitter.passed(t, data.buf, data.base);
+          passed?.(t);
           yield* writer.take();
         } else {
           dispatch(next, next + segment, false);
@@ -240,6 +255,7 @@ export async function* stitchedDelta(
       t = data.base + scan.scan(data.buf, t - data.base, data.avail, true, Infinity, onMatch);
     }
     emitter.finish(data.end, data.buf, data.base);
+    passed?.(Infinity);
     yield* writer.take(true);
   } finally {
     // A scan still running may be reading the scanner's state: let every one settle first.

@@ -69,8 +69,11 @@ export class DeltaBuffer {
     if (this.avail + chunk.length > this.buf.length) {
       const keep = keepFrom - this.base;
       const live = this.avail - keep;
-      if (live + chunk.length > this.buf.length) {
-        const bigger = new Uint8Array(Math.max(2 * this.buf.length, live + chunk.length));
+      // Compacting moves the live bytes; with them over half the buffer it would move them
+      // again at nearly every append (a consumer lagging by 16 MiB moved 16 MiB per 1 MiB
+      // chunk), so the buffer grows instead and each byte is moved a bounded number of times.
+      if (2 * (live + chunk.length) > this.buf.length) {
+        const bigger = new Uint8Array(Math.max(2 * this.buf.length, 2 * (live + chunk.length)));
         bigger.set(this.buf.subarray(keep, this.avail));
         this.buf = bigger;
       } else {

@@ -9,7 +9,9 @@ import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { cp } from 'node:fs/promises';
 import { fullBackup, incrementalBackup, restoreBackup } from '../../src/index.js';
+import { nativeAvailable } from '../../src/engine/select.js';
 import { readSignatures } from '../../src/archive/sigvault.js';
 import { signatureOptionsFor } from '../../src/backup/policy.js';
 import { serializeSignature, signature } from '../../src/rsync/signature.js';
@@ -43,5 +45,34 @@ describe('backups of files the engine workers sign and diff', () => {
 
       await restoreBackup('big', join(tmp.path, 'out'), { workDir: work });
       expect((await readFile(join(tmp.path, 'out/image'))).equals(edited)).toBe(true);
+    }));
+
+  it('write the same delta and signature whichever engine scans the delta, copying matched records into the signature', () =>
+    withTempDir(async (tmp) => {
+      const src = join(tmp.path, 'src');
+      await import('node:fs/promises').then((fs) => fs.mkdir(src));
+      const original = randomBytes(24 * MiB);
+      await writeFile(join(src, 'image'), original);
+      await fullBackup(src, { workDir: join(tmp.path, 'base'), name: 'big' });
+      const edited = Buffer.concat([original.subarray(0, 5 * MiB), randomBytes(3000), original.subarray(5 * MiB)]);
+      randomBytes(70_000).copy(edited, 19 * MiB + 77);
+      await writeFile(join(src, 'image'), edited);
+      const single = await collect(signature([edited], signatureOptionsFor(edited.length)));
+      const engines: ('js' | 'native' | 'auto')[] = nativeAvailable() || process.env.CI === 'true' ? ['js', 'native', 'auto'] : ['js', 'auto'];
+      const deltas: Buffer[] = [];
+      for (const engine of engines) {
+        const work = join(tmp.path, `work-${engine}`);
+        await cp(join(tmp.path, 'base'), work, { recursive: true });
+        const incr = await incrementalBackup(src, { workDir: work, name: 'big', engine });
+        expect(incr.stats.storedDelta).toBe(1);
+        const vault = incr.files.find((f) => f.role === 'sigvault')!;
+        const stored = [];
+        for await (const s of readSignatures(vault.path, new Set(['image']))) stored.push(s);
+        expect(Buffer.from(serializeSignature(stored[0]!.signature)).equals(single)).toBe(true);
+        deltas.push(await readFile(incr.files.find((f) => f.role === 'deltas')!.path));
+        await restoreBackup('big', join(tmp.path, `out-${engine}`), { workDir: work });
+        expect((await readFile(join(tmp.path, `out-${engine}/image`))).equals(edited)).toBe(true);
+      }
+      for (const d of deltas.slice(1)) expect(d.equals(deltas[0]!)).toBe(true);
     }));
 });

@@ -28,7 +28,14 @@ describe('planStep', () => {
 
   it('a file whose last read was not trusted is read again, and stored only if its bytes differ', () => {
     const unstable = { ...record, unstable: true as const };
-    expect(planStep(meta, { ...unstable, sig: undefined }, { checksum: false })).toEqual({ action: 'recheck', prev: { ...unstable, sig: undefined } });
+    expect(planStep(meta, { ...unstable, sig: undefined }, { checksum: false })).toEqual({ action: 'recheck', prev: { ...unstable, sig: undefined }, vault: undefined });
+  });
+
+  it('a file whose last read was not trusted is hashed before any delta (regression: 520 unchanged files delta-encoded against themselves)', () => {
+    const unstable = { ...record, unstable: true as const };
+    expect(planStep(meta, unstable, { checksum: false })).toEqual({ action: 'recheck', prev: unstable, vault: ID });
+    expect(planStep(meta, record, { checksum: true })).toEqual({ action: 'recheck', prev: record, vault: ID });
+    expect(planStep({ ...meta, mtime: '1800000000000000000' }, unstable, { checksum: false })).toMatchObject({ action: 'delta', vault: ID });
   });
 
   it('checksum mode reads files with unchanged metadata', () => {
