@@ -43,7 +43,7 @@ export type ErrorCode =
   | 'ENOTEMPTY'
   /** The operation was aborted through its AbortSignal. */
   | 'EABORTED'
-  /** The native engine was requested but is not built or cannot load. */
+  /** A native component (the librsync engine, the zstd-napi codec) is needed but not built or cannot load. */
   | 'ENATIVE'
   /** A warning raised to an error by `strict` mode. */
   | 'ESTRICT'

@@ -1,23 +1,25 @@
 /**
- * Reading a tar archive (optionally gzipped) entry by entry, as a stream.
+ * Reading a tar archive (optionally compressed: gzip, zstd) entry by entry, as a stream.
  *
  * Each entry's body must be consumed or skipped before the next one is read; `readTar`
  * drains whatever the caller leaves. While reading, the raw archive bytes are hashed, and at
  * the end the size and hash are compared with what the backup state recorded, so a flipped
  * byte anywhere in an artifact is reported as that artifact's corruption, not as a puzzling
- * failure further on. Every error (a missing file, zlib, tar-stream, a mismatch) comes out
- * as a {@link BackupError} naming the archive: `EMISSING`, `ETRUNCATED` or `ECORRUPT`.
+ * failure further on. Every error (a missing file, zlib, zstd, tar-stream, a mismatch) comes
+ * out as a {@link BackupError} naming the archive: `EMISSING`, `ETRUNCATED` or `ECORRUPT`, and
+ * `ENATIVE` for a zstd archive where zstd-napi cannot load. Decoders keep to the parser's
+ * pace, so what an archive expands to is never held in memory beyond the streams' buffers.
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
 import { BackupError, wrapIoError } from '../errors.js';
 import { readFileChunks } from '../io/read-chunks.js';
 import { createContentHasher, hashChunks } from '../tree/content-hash.js';
-import type { ArchiveSummary, Compression } from './tar-writer.js';
+import { codecOf, type Compression } from './codec.js';
+import type { ArchiveSummary } from './tar-writer.js';
 
 /** One entry read from an archive. */
 export interface TarEntry {
@@ -31,7 +33,8 @@ export interface TarEntry {
 /**
  * Turn a failure while reading archive `path` into a typed error naming it. Only an error
  * from a system call (it carries `syscall`) is an I/O failure; everything zlib or the tar
- * parser says, and streamx's "stream was destroyed" that follows it, means the bytes are bad.
+ * parser says (zstd's "unexpected end" too), and streamx's "stream was destroyed" that follows
+ * it, means the bytes are bad.
  */
 export function archiveError(e: unknown, path: string): BackupError {
   if (e instanceof BackupError) return e.withPath(path);
@@ -79,6 +82,12 @@ export async function* readTar(
   compression: Compression,
   expect?: ArchiveSummary,
 ): AsyncGenerator<TarEntry, void, undefined> {
+  let decoder: NodeJS.ReadWriteStream | undefined;
+  try {
+    decoder = codecOf(compression).decoder();
+  } catch (e) {
+    throw archiveError(e, path);
+  }
   if (expect) await checkSize(path, expect);
   const hasher = await createContentHasher();
   const hashing = new Transform({
@@ -90,7 +99,7 @@ export async function* readTar(
   const extract = tar.extract();
   const source = createReadStream(path, { highWaterMark: 1 << 20 });
   const stages: NodeJS.ReadWriteStream[] = [hashing];
-  if (compression === 'gzip') stages.push(createGunzip({ chunkSize: 1 << 20 }));
+  if (decoder) stages.push(decoder);
   const piping = pipeline(source, ...(stages as [NodeJS.ReadWriteStream]), extract as unknown as NodeJS.WritableStream);
   let pipeError: unknown;
   piping.catch((e) => {
@@ -110,7 +119,7 @@ export async function* readTar(
     await piping;
   } catch (e) {
     // The loop may see the consequence (a destroyed stream) before the pipeline reports the
-    // cause (zlib's or the parser's error): wait for the pipeline to settle, then name the cause.
+    // cause (the decoder's or the parser's error): wait for the pipeline to settle, then name the cause.
     await piping.catch(() => undefined);
     throw archiveError(pipeError ?? e, path);
   } finally {

@@ -1,5 +1,5 @@
 /**
- * Writing a tar archive (optionally gzipped) to a file, entry by entry, with backpressure.
+ * Writing a tar archive (optionally compressed) to a file, entry by entry, with backpressure.
  *
  * A backup writes tens of thousands of entries of a few KiB, so the cost that matters is per
  * entry, not per byte. Each entry's header is encoded synchronously (tar-header.ts: the bytes
@@ -7,17 +7,19 @@
  * with the body and its padding, into a 1 MiB block; a body already in memory (a
  * `Uint8Array`) is copied in one go, with no stream, and waits only when a block fills and too
  * many are in flight. Only a full block goes on: written in one
- * call, or, with gzip, compressed as an independent gzip member on the thread pool
- * (gzip-members.ts), several blocks at once, written strictly in order (ordered-writes.ts).
- * Blocks are cut at fixed offsets of the tar stream and each member's level depends on its
- * block's bytes alone, so the archive is byte-identical whatever the timing or the number of
- * blocks in flight.
+ * call, or compressed off the main thread by its codec (codec.ts: an independent gzip member
+ * on libuv's thread pool, or a zstd frame on a codec thread), several blocks at once, written
+ * strictly in order (ordered-writes.ts). Blocks are cut at fixed offsets of the tar stream and
+ * each compressed block depends on its block's bytes alone, so the archive is byte-identical
+ * whatever the timing or the number of blocks in flight.
  *
  * Memory, per open writer and whatever the entry count or sizes: the 1 MiB block being
  * filled, plus at most `inFlight` blocks queued (default {@link DEFAULT_IN_FLIGHT}: the cores,
  * 2 or 3 with libuv's default thread pool), each holding its 1 MiB of tar bytes and, while it
- * is compressed, a 1.06 MiB output buffer, ~0.3 MiB of zlib state and the member itself: under
- * 1 + 3 × inFlight MiB (7–10 MiB by default, 25 MiB at most).
+ * is compressed, a 1.06 MiB output buffer, ~0.3 MiB of zlib state and the member itself (with
+ * zstd: the block, handed to its thread, and a 1 MiB frame buffer): under 1 + 3 × inFlight MiB
+ * (7–10 MiB by default, 25 MiB at most). The codec threads' zstd contexts (~2 MiB each) are
+ * per process, not per writer.
  *
  * The archive is written under a temporary name beside the destination, hashed and counted
  * as it goes, fsync'd, and renamed into place only in `finish`: a crash leaves a stray
@@ -32,7 +34,7 @@ import { basename, dirname, join } from 'node:path';
 import { createContentHasher, type ContentHasher } from '../tree/content-hash.js';
 import { wrapIoError } from '../errors.js';
 import { tempName } from '../io/temp-name.js';
-import { gzipMember } from './gzip-members.js';
+import { codecOf, type Compression } from './codec.js';
 import { OrderedWrites } from './ordered-writes.js';
 import { encodeTarHeader, writeTarHeader, type TarHeaderFields } from './tar-header.js';
 
@@ -66,9 +68,6 @@ export interface ArchiveSummary {
   hash: string;
 }
 
-/** Archive compression. */
-export type Compression = 'gzip' | 'none';
-
 /** Tuning of a {@link TarWriter}; none of it changes the bytes written. */
 export interface TarWriterOptions {
   /** Blocks compressed or written concurrently before `add` waits (default {@link DEFAULT_IN_FLIGHT}). */
@@ -82,7 +81,7 @@ export interface TarWriterOptions {
  * backup (opening and reading the files being archived) never queue behind compressions.
  */
 export const DEFAULT_IN_FLIGHT = Math.max(2, Math.min(availableParallelism(), 8, (Number(process.env.UV_THREADPOOL_SIZE) || 4) - 1));
-/** Tar bytes gathered into one write and one gzip member. */
+/** Tar bytes gathered into one write and one compressed block. */
 const BLOCK = 1 << 20;
 /** Latest time a tar header holds as tar-stream encodes it (2038-01-19). */
 const MAX_HEADER_SECONDS = 2 ** 31 - 1;
@@ -151,7 +150,7 @@ export class TarWriter {
       };
       // Every part of an entry is a whole number of 512-byte records, so a header always finds
       // room at the fill point of a block; only a PAX header goes through a buffer of its own.
-      this.block ??= Buffer.allocUnsafe(BLOCK);
+      this.block ??= Buffer.allocUnsafeSlow(BLOCK);
       const plain = writeTarHeader(fields, this.block, this.fill);
       const pax = plain ? undefined : encodeTarHeader(fields);
       started = true;
@@ -186,7 +185,7 @@ export class TarWriter {
    */
   private append(bytes: Uint8Array): Promise<void> | undefined {
     if (this.fill + bytes.length < BLOCK) {
-      this.block ??= Buffer.allocUnsafe(BLOCK);
+      this.block ??= Buffer.allocUnsafeSlow(BLOCK);
       this.block.set(bytes, this.fill);
       this.fill += bytes.length;
       return undefined;
@@ -196,7 +195,7 @@ export class TarWriter {
 
   private async appendAcross(bytes: Uint8Array): Promise<void> {
     for (let at = 0; at < bytes.length; ) {
-      this.block ??= Buffer.allocUnsafe(BLOCK);
+      this.block ??= Buffer.allocUnsafeSlow(BLOCK);
       const n = Math.min(BLOCK - this.fill, bytes.length - at);
       this.block.set(bytes.subarray(at, at + n), this.fill);
       this.fill += n;
@@ -209,12 +208,12 @@ export class TarWriter {
     return this.fill === BLOCK ? this.passBlock() : undefined;
   }
 
-  /** Queue the current block (compressed when gzipping); waits while too many are in flight. */
+  /** Queue the current block, compressed by its codec (which may take its buffer over); waits while too many are in flight. */
   private async passBlock(): Promise<void> {
     const tar = this.block!.subarray(0, this.fill);
     this.block = undefined;
     this.fill = 0;
-    await this.queue.push(this.compression === 'gzip' ? gzipMember(tar) : Promise.resolve(tar));
+    await this.queue.push(codecOf(this.compression).compressBlock(tar));
   }
 
   /** Write bytes at the end of the file, hashing and counting them; called in order, one at a time. */

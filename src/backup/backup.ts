@@ -26,7 +26,7 @@ import { DirTree } from '../io/dir-tree.js';
 import { asAbort, BackupError, isBackupError } from '../errors.js';
 import { createStrongHasher, DeltaEncoder, MatchedSignature, SignatureEncoder, type Signature, type SignatureParams, type StrongHasher } from '../rsync/index.js';
 import { signatureHeader } from '../rsync/signature.js';
-import { readSignatures, Spool, type Compression } from '../archive/index.js';
+import { chooseCompression, readSignatures, Spool, type Compression } from '../archive/index.js';
 import { Catalog, checkName, lockName, resolveWorkDir, type BackupWarning } from '../catalog/index.js';
 import {
   compileSelection,
@@ -219,10 +219,7 @@ class BackupJob {
     private readonly warnings: Warnings,
     private readonly options: BackupOptions,
   ) {
-    this.compression = options.compression ?? 'gzip';
-    if (this.compression !== 'gzip' && this.compression !== 'none') {
-      throw new BackupError('EPARAM', `compression must be gzip or none, not ${JSON.stringify(this.compression)}`);
-    }
+    this.compression = chooseCompression(options.compression);
     this.outputs = new ArtifactSet(catalog.dir, id, this.compression);
     for (const e of parentRead?.state.entries ?? []) this.prevEntries.set(e.path, e);
   }

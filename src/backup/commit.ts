@@ -19,6 +19,7 @@ import {
   type ArtifactSummary,
   type BackupState,
   type BackupStats,
+  type Compression,
   type ReadState,
   type StateEntry,
   writeStateFile,
@@ -36,7 +37,7 @@ export interface Commit {
   parent: ReadState | undefined;
   /** The source, as it was opened. */
   source: string;
-  compression: 'gzip' | 'none';
+  compression: Compression;
   checksum: boolean;
   /** This backup's finished archives. */
   artifacts: ArtifactSummary[];

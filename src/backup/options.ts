@@ -4,7 +4,7 @@
 import type { EngineChoice } from '../engine/engine.js';
 import type { BackupWarning, CommonOptions, ProgressEvent } from '../catalog/index.js';
 import type { Storage } from '../storage/index.js';
-import type { ArtifactRole, BackupStats } from '../state/index.js';
+import type { ArtifactRole, BackupStats, Compression } from '../state/index.js';
 
 /** Options of {@link fullBackup} and {@link incrementalBackup}. */
 export interface BackupOptions extends CommonOptions {
@@ -22,8 +22,13 @@ export interface BackupOptions extends CommonOptions {
   signal?: AbortSignal;
   /** Turn every warning into an `ESTRICT` error. */
   strict?: boolean;
-  /** Compression of the files and deltas archives; default `gzip`. SigVaults are never compressed. */
-  compression?: 'gzip' | 'none';
+  /**
+   * Compression of the files and deltas archives: `zstd` (level 3), `gzip` (level 1) or
+   * `none`. Default: `zstd` where the optional dependency zstd-napi loads, else `gzip`.
+   * `zstd` where it does not load is `ENATIVE` at the start of the backup, saying why.
+   * Blocks that look random are stored raw either way. SigVaults are never compressed.
+   */
+  compression?: Compression;
   /**
    * Engine of the deltas of changed files of 16 MiB and up, whose scan is spread over the
    * cores: `native` by librsync jobs on the libuv pool (`ENATIVE` when the addon does not

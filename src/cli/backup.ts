@@ -22,7 +22,7 @@ export const backupCommand: Subcommand = {
     'exclude-file': { type: 'string', value: 'FILE', help: 'ignore file at the source root (default: .exclude)' },
     include: { type: 'string', multiple: true, value: 'GLOB', help: 'only back up matching entries' },
     checksum: { type: 'boolean', help: 'compare content hashes instead of size and mtime' },
-    compression: { type: 'string', value: 'gzip|none', help: 'compression of the archives (default: gzip)' },
+    compression: { type: 'string', value: 'zstd|gzip|none', help: 'compression of the archives (default: zstd where zstd-napi loads, else gzip)' },
     strict: { type: 'boolean', help: 'turn warnings into errors' },
     'lock-timeout': { type: 'string', value: 'SECONDS', help: 'wait this long for another run of this name (default: 0)' },
     json: { type: 'boolean', help: 'print the report as JSON' },

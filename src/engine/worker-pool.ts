@@ -10,7 +10,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { BackupError } from '../errors.js';
-import { workerScriptPath } from '../io/worker-script.js';
+import { workerExecArgv, workerScriptPath } from '../io/worker-script.js';
 import type { WorkerReply, WorkerRequest } from './worker-protocol.js';
 
 type Pending = { resolve: (reply: WorkerReply) => void; reject: (e: unknown) => void; worker: number };
@@ -42,7 +42,7 @@ export class WorkerPool {
     this.workers = [];
     this.load = new Array<number>(size).fill(0);
     for (let i = 0; i < size; i++) {
-      const w = new Worker(script);
+      const w = new Worker(script, { execArgv: workerExecArgv() });
       w.on('message', (reply: WorkerReply) => this.settle(reply));
       w.on('error', (e) => this.fail(e));
       w.on('exit', (code) => {

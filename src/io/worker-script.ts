@@ -4,6 +4,8 @@
  * module beside the one that starts it in `dist/`. Under vitest those modules run from
  * `src/` as TypeScript, which a worker thread cannot load, so the built copy in the package's
  * `dist/` stands in; with neither there is no script and the caller runs without workers.
+ * Workers inherit the parent's node options but one: `--input-type` applies to the parent's
+ * `-e` code and, inherited, makes the worker script itself fail to load.
  */
 import { existsSync } from 'node:fs';
 import { join, posix } from 'node:path';
@@ -21,4 +23,18 @@ export function workerScriptPath(moduleUrl: string, distPath: string): string | 
   const root = packageRoot();
   const built = root && join(root, 'dist', ...distPath.split('/'));
   return built && existsSync(built) ? built : undefined;
+}
+
+/**
+ * The parent's `execArgv` for a worker: all of it but `--input-type` (see the header), which
+ * broke every worker of a process started with `node --input-type=module -e`.
+ */
+export function workerExecArgv(): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < process.execArgv.length; i++) {
+    const arg = process.execArgv[i]!;
+    if (arg === '--input-type') i++;
+    else if (!arg.startsWith('--input-type=')) out.push(arg);
+  }
+  return out;
 }

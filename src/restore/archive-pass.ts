@@ -36,7 +36,7 @@
  * destroy it, because tar-stream destroys the whole extraction with the entry (the "stream
  * was destroyed" that used to hide the real error). The reader drains what is left of a body.
  */
-import { archiveError, readTar, type ArchiveSummary } from '../archive/index.js';
+import { archiveError, readTar, type ArchiveSummary, type Compression } from '../archive/index.js';
 import { BackupError, type ErrorCode } from '../errors.js';
 import type { FileEntry } from '../state/index.js';
 import type { Wanted } from './plan.js';
@@ -47,7 +47,7 @@ export interface ArchiveToRead extends ArchiveSummary {
   /** Local path of the archive (fetched into the work directory). */
   path: string;
   /** How it is compressed. */
-  compression: 'gzip' | 'none';
+  compression: Compression;
 }
 
 /** An entry's body: whole in memory (`bytes`), or a stream to consume before returning (`stream`). */

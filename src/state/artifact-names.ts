@@ -3,8 +3,8 @@
  *
  * A backup `ID` of name `NAME` lives in `WORKDIR/NAME/`:
  *   ID.sigvault.tar        signatures of the files whose content this backup stored
- *   ID.files.tar[.gz]      files stored whole, plus directories and symlinks for manual recovery
- *   ID.deltas.tar[.gz]     librsync deltas of changed files against their previous version
+ *   ID.files.tar[.zst|.gz] files stored whole, plus directories and symlinks for manual recovery
+ *   ID.deltas.tar[.zst|.gz] librsync deltas of changed files against their previous version
  *   ID.state.json.gz       the state, written last: the commit point
  *   ID.state.json          the state as releases before state version 3 wrote it (read, never written)
  *
@@ -12,10 +12,13 @@
  * or a listing as it stands: a state that names `../../elsewhere/x.tar.gz` could otherwise
  * make a restore read, or a storage fetch write, outside the work directory. The state
  * records each artifact's name too (for people and plugins), and a reader checks that it is
- * the derived one.
+ * the derived one. The suffix of a compressed archive is its codec's (`archive/codec.ts`).
  */
+import { codecOf, COMPRESSIONS, type Compression } from '../archive/codec.js';
 import { BackupError } from '../errors.js';
 import { isBackupId } from './ids.js';
+
+export type { Compression } from '../archive/codec.js';
 
 /** What an archive artifact holds. */
 export type ArtifactRole = 'sigvault' | 'files' | 'deltas';
@@ -23,10 +26,9 @@ export type ArtifactRole = 'sigvault' | 'files' | 'deltas';
 /** Every artifact a backup can have: its archives and its state. */
 export type ArtifactFileRole = ArtifactRole | 'state';
 
-/** How an archive artifact is compressed (a SigVault never is; a state always is, its own way). */
-export type Compression = 'gzip' | 'none';
-
-const ARTIFACT_FILE = /^(.+?)\.(?:state\.json(?:\.gz)?|sigvault\.tar|files\.tar(?:\.gz)?|deltas\.tar(?:\.gz)?)$/;
+/** The codecs' suffixes, as alternatives of a regular expression. */
+const SUFFIXES = COMPRESSIONS.map((c) => codecOf(c).suffix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|');
+const ARTIFACT_FILE = new RegExp(`^(.+?)\\.(?:state\\.json(?:\\.gz)?|sigvault\\.tar|(?:files|deltas)\\.tar(?:${SUFFIXES}))$`);
 const STATE_FILE = /\.state\.json(?:\.gz)?$/;
 
 /**
@@ -38,7 +40,7 @@ export function artifactFile(id: string, role: ArtifactFileRole, compression: Co
   if (!isBackupId(id)) throw new BackupError('EPARAM', `not a backup id: ${JSON.stringify(id)}`);
   if (role === 'state') return `${id}.state.json.gz`;
   if (role === 'sigvault') return `${id}.sigvault.tar`;
-  return `${id}.${role}.tar${compression === 'gzip' ? '.gz' : ''}`;
+  return `${id}.${role}.tar${codecOf(compression).suffix}`;
 }
 
 /**

@@ -22,6 +22,7 @@
  * this schema does, only faster; a test holds the two to the same answer.
  */
 import { z } from 'zod';
+import { COMPRESSIONS, type Compression } from '../archive/codec.js';
 
 /** The `format` field of every state. */
 export const STATE_FORMAT = 'incremental-backups-tools/state';
@@ -58,7 +59,9 @@ const hex16 = patterned(HEX16, 'expected 16 lowercase hex digits');
 const count = integer(0, Number.MAX_SAFE_INTEGER, 'expected a non-negative safe integer');
 const nanoseconds = patterned(NS, 'expected a decimal string of nanoseconds');
 const kind = z.enum(['full', 'incremental'], { error: 'expected "full" or "incremental"' });
-const compression = z.enum(['gzip', 'none'], { error: 'expected "gzip" or "none"' });
+const compression = z.enum(COMPRESSIONS as readonly [Compression, ...Compression[]], {
+  error: `expected ${COMPRESSIONS.slice(0, -1).map((c) => JSON.stringify(c)).join(', ')} or ${JSON.stringify(COMPRESSIONS.at(-1))}`,
+});
 const text = z.string({ error: 'expected a string' });
 const isoTime = z.string({ error: 'expected an ISO-8601 time string' });
 

@@ -24,7 +24,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { BackupError } from '../errors.js';
-import { workerScriptPath } from '../io/worker-script.js';
+import { workerExecArgv, workerScriptPath } from '../io/worker-script.js';
 import type { ReadReply, ReadRequest, StatReply, StatRequest, TreeReply, WriteReply, WriteRequest } from './worker-protocol.js';
 
 type Pending = { resolve: (reply: TreeReply) => void; reject: (e: unknown) => void };
@@ -55,7 +55,7 @@ export class TreeWorkers {
     const script = workerScript();
     if (!script || process.env.IBT_THREADS === '1') return undefined;
     const count = Math.min(4, Math.max(2, availableParallelism()));
-    return new TreeWorkers(Array.from({ length: count }, () => new Worker(script)));
+    return new TreeWorkers(Array.from({ length: count }, () => new Worker(script, { execArgv: workerExecArgv() })));
   }
 
   /** Read files whole (see {@link ReadRequest}). */

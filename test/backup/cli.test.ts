@@ -53,7 +53,7 @@ describe.skipIf(!built)(`ibt backup / restore / list${built ? '' : ' (skipped: r
       expect(source.stderr).toMatch(/^ibt: ESOURCE: /);
       const invalid = ibt('backup', tmp.path, '--work-dir', tmp.file('w'), '--compression', 'zip');
       expect(invalid.status).toBe(108);
-      expect(invalid.stderr).toMatch(/^ibt: EPARAM: compression must be gzip or none, not "zip"\n$/);
+      expect(invalid.stderr).toMatch(/^ibt: EPARAM: compression must be none, gzip or zstd, not "zip"\n$/);
       const usage = ibt('backup');
       expect(usage.status).toBe(101);
       expect(usage.stderr).toMatch(/Usage: ibt backup SOURCE/);

@@ -75,7 +75,7 @@ async function damage(dir: string, file: string, others: string[], how: Damage, 
 
 /** The role of an artifact file, from its name. */
 function roleOf(file: string): string {
-  return file.replace(/^[^.]+\./, '').replace(/\.gz$/, '');
+  return file.replace(/^[^.]+\./, '').replace(/\.(?:gz|zst)$/, '');
 }
 
 /** Regular files left in `target` all hold what the point had; no temporary file is left. */

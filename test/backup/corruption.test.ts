@@ -10,6 +10,8 @@ import { fullBackup, incrementalBackup, restoreBackup, type BackupError, type Ba
 import { Prng } from '../helpers/data.js';
 import { useTempDir } from '../helpers/tools.js';
 import { expectSameTree, snapshot, type Snap } from './helpers.js';
+import { zstdBinding } from '../helpers/zstd.js';
+import type { Compression } from '../../src/archive/index.js';
 
 type Damage = 'flip' | 'truncate';
 
@@ -37,7 +39,7 @@ async function noWrongFile(target: string, expected: Map<string, Snap>): Promise
   }
 }
 
-for (const compression of ['gzip', 'none'] as const) {
+for (const compression of ['gzip', 'none', ...(zstdBinding ? ['zstd'] : [])] as Compression[]) {
   describe(`damaged artifacts (${compression})`, () => {
     const tmp = useTempDir();
     let full: BackupReport;

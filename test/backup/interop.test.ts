@@ -11,6 +11,8 @@ import { fullBackup, incrementalBackup } from '../../src/index.js';
 import { readStateFile } from '../../src/state/index.js';
 import { Prng } from '../helpers/data.js';
 import { requireTool, withTempDir } from '../helpers/tools.js';
+import { zstdBinding } from '../helpers/zstd.js';
+import type { Compression } from '../../src/archive/index.js';
 
 const rdiff = requireTool('rdiff');
 const tar = requireTool('tar');
@@ -24,7 +26,7 @@ async function edit(path: string, at: number, bytes: Uint8Array, time: number): 
 
 const LONG = `${'ü'.repeat(40)}/${'name with spaces '.repeat(6)}.bin`;
 
-for (const compression of ['gzip', 'none'] as const) {
+for (const compression of ['gzip', 'none', ...(zstdBinding ? ['zstd'] : [])] as Compression[]) {
   describe.skipIf(rdiff.skip || tar.skip)(`manual recovery with GNU tar and rdiff (${compression})${rdiff.note}${tar.note}`, () => {
     it('replays a chain by hand to the same files', () =>
       withTempDir(async (tmp) => {
@@ -67,7 +69,7 @@ for (const compression of ['gzip', 'none'] as const) {
             await rename(join(restored, `${name}.new`), join(restored, name));
           }
         }
-        // The signatures of the last incremental, made in the delta pass with shared digests,
+        // The signatures of the last incremental, made in the delta pass (matched records copied),
         // are byte for byte what rdiff computes from the files with the same parameters.
         const sigs = tmp.file('sigs');
         await mkdir(sigs);

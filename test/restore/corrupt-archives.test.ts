@@ -16,6 +16,8 @@ import { restoreBackup, type BackupError, type BackupReport } from '../../src/in
 import { Prng } from '../helpers/data.js';
 import { useTempDir } from '../helpers/tools.js';
 import { backupChain } from './helpers.js';
+import { zstdBinding } from '../helpers/zstd.js';
+import type { Compression } from '../../src/archive/index.js';
 
 async function flip(path: string, at: number): Promise<void> {
   const fh = await open(path, 'r+');
@@ -39,7 +41,7 @@ async function filesUnder(dir: string): Promise<string[]> {
   return out;
 }
 
-for (const compression of ['none', 'gzip'] as const) {
+for (const compression of ['none', 'gzip', ...(zstdBinding ? ['zstd'] : [])] as Compression[]) {
   describe(`a damaged archive is blamed, whatever byte is hit (${compression})`, () => {
     const tmp = useTempDir();
     let reports: BackupReport[];
