@@ -14,7 +14,7 @@
  * median times and the ratio latest / full, of wall time and of CPU time (user + sys: on a
  * machine others share, the steadier of the two).
  *
- * Usage: node bench/chain-restore.mjs [--runs R] [--image MiB] [--incrementals N] [--compression gzip|none] [--dir DIR] [--keep] [DIST...]
+ * Usage: node bench/chain-restore.mjs [--runs R] [--image MiB] [--incrementals N] [--compression zstd|gzip|none] [--dir DIR] [--keep] [DIST...]
  *   --runs R           timed restores of each point per build (default 3)
  *   --image MiB        size of the image (default 256)
  *   --incrementals N   incrementals after the full (default 10)
@@ -34,7 +34,7 @@ import { bytes, prng } from './random.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 const MiB = 1 << 20;
-const USAGE = 'usage: node bench/chain-restore.mjs [--runs R] [--image MiB] [--incrementals N] [--compression gzip|none] [--dir DIR] [--keep] [DIST...]';
+const USAGE = 'usage: node bench/chain-restore.mjs [--runs R] [--image MiB] [--incrementals N] [--compression zstd|gzip|none] [--dir DIR] [--keep] [DIST...]';
 
 // A child process: one restore, one JSON line out.
 if (process.argv[2] === '--child') {
@@ -62,7 +62,7 @@ const { values, positionals } = parseArgs({
 const runs = Number(values.runs);
 const imageSize = Number(values.image) * MiB;
 const incrementals = Number(values.incrementals);
-if (![runs, imageSize, incrementals].every((n) => Number.isInteger(n) && n >= 1) || (values.compression && !['gzip', 'none'].includes(values.compression))) {
+if (![runs, imageSize, incrementals].every((n) => Number.isInteger(n) && n >= 1) || (values.compression && !['zstd', 'gzip', 'none'].includes(values.compression))) {
   console.error(USAGE);
   process.exit(2);
 }
