@@ -17,11 +17,11 @@
  * measured minutes apart compare the machine's load as much as the code. Needs `npm run
  * build` first.
  *
- * Usage: node bench/restore-many.mjs [--files N] [--dirs M] [--runs R] [--compression gzip|none] [--concurrency K] [--no-strace] [--dir DIR] [DIST...]
+ * Usage: node bench/restore-many.mjs [--files N] [--dirs M] [--runs R] [--compression zstd|gzip|none] [--concurrency K] [--no-strace] [--dir DIR] [DIST...]
  *   --files N        files in the tree (default 20000)
  *   --dirs M         directories they are spread over (default 200)
  *   --runs R         timed restores per build (default 5)
- *   --compression C  of the backup (default gzip)
+ *   --compression C  of the backup (default zstd)
  *   --concurrency K  the restore's `concurrency` option (default: the library's; builds
  *                    without the option ignore it)
  *   --no-strace      skip the strace round
@@ -38,7 +38,7 @@ import { parseArgs } from 'node:util';
 import { prng } from './random.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
-const USAGE = 'usage: node bench/restore-many.mjs [--files N] [--dirs M] [--runs R] [--compression gzip|none] [--concurrency K] [--no-strace] [--dir DIR] [DIST...]';
+const USAGE = 'usage: node bench/restore-many.mjs [--files N] [--dirs M] [--runs R] [--compression zstd|gzip|none] [--concurrency K] [--no-strace] [--dir DIR] [DIST...]';
 
 // A child process: one restore (or, with no target, only loading the library), one JSON line out.
 if (process.argv[2] === '--child') {
@@ -65,7 +65,7 @@ const { values, positionals } = parseArgs({
     files: { type: 'string', default: '20000' },
     dirs: { type: 'string', default: '200' },
     runs: { type: 'string', default: '5' },
-    compression: { type: 'string', default: 'gzip' },
+    compression: { type: 'string', default: 'zstd' },
     concurrency: { type: 'string' },
     'no-strace': { type: 'boolean', default: false },
     dir: { type: 'string' },
@@ -75,7 +75,7 @@ const files = Number(values.files);
 const dirs = Number(values.dirs);
 const runs = Number(values.runs);
 const concurrency = values.concurrency === undefined ? 1 : Number(values.concurrency);
-if (![files, dirs, runs, concurrency].every((n) => Number.isInteger(n) && n >= 1) || !['gzip', 'none'].includes(values.compression)) {
+if (![files, dirs, runs, concurrency].every((n) => Number.isInteger(n) && n >= 1) || !['zstd', 'gzip', 'none'].includes(values.compression)) {
   console.error(USAGE);
   process.exit(2);
 }

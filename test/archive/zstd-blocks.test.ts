@@ -11,6 +11,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { zstdBlock } from '../../src/archive/codec-workers.js';
 import { ZSTD_LEVEL } from '../../src/archive/codec.js';
+import { zstdDecodeOffThread } from '../../src/archive/codec-workers.js';
 import { DECODE_OUT, ZstdFrameEncoder, zstdDecoder, zstdSupport, type ZstdBinding, type ZstdDCtx } from '../../src/archive/zstd-binding.js';
 import { logText, Prng } from '../helpers/data.js';
 import { onCi } from '../helpers/tools.js';
@@ -27,11 +28,16 @@ interface Oracle {
   findFrameCompressedSize(frame: Uint8Array): number;
 }
 
-async function decodeAll(binding: ZstdBinding, chunks: Iterable<Uint8Array>): Promise<Buffer> {
+type Decode = (source: AsyncIterable<Uint8Array>) => AsyncGenerator<Uint8Array, void, undefined>;
+
+async function decodeAll(binding: ZstdBinding, chunks: Iterable<Uint8Array>, decode: Decode = zstdDecoder(binding)): Promise<Buffer> {
   const out: Uint8Array[] = [];
-  for await (const piece of zstdDecoder(binding)((async function* () {
-    yield* chunks;
-  })())) {
+  for await (const piece of decode(
+    (async function* () {
+      // Copies: a chunk handed to a codec thread whole is transferred, and the test reuses them.
+      for (const c of chunks) yield Uint8Array.from(c);
+    })(),
+  )) {
     out.push(piece);
   }
   return Buffer.concat(out);
@@ -128,5 +134,50 @@ describe.skipIf(zstd.skip)(`zstd frames and their decoder${zstd.note}`, () => {
       if (++pieces === 3) break;
     }
     expect(calls).toBe(3);
+  });
+
+  describe.skipIf(!threaded)('decoded on a codec thread', () => {
+    const offThread = (): Decode => zstdDecodeOffThread()!;
+
+    it('frames cut into chunks anywhere decode to the blocks, in order, as on this thread', async () => {
+      const encoder = new ZstdFrameEncoder(binding, ZSTD_LEVEL);
+      const parts = [logText(16, 3 * MiB), new Prng(17).bytes(200_000), logText(18, 5000), new Uint8Array(2 * MiB)];
+      const plain = Buffer.concat(parts);
+      const stream = Buffer.concat(parts.map((p) => encoder.frame(p)));
+      await fc.assert(
+        fc.asyncProperty(fc.uniqueArray(fc.integer({ min: 1, max: stream.length - 1 }), { maxLength: 12 }), async (cuts) => {
+          const at = [0, ...cuts.sort((a, b) => a - b), stream.length];
+          const chunks = at.slice(1).map((end, i) => stream.subarray(at[i], end));
+          expect((await decodeAll(binding, chunks, offThread())).equals(plain)).toBe(true);
+        }),
+        { numRuns: 20 },
+      );
+    });
+
+    it('gives the same errors as the one-thread decoder', async () => {
+      const stream = new ZstdFrameEncoder(binding, ZSTD_LEVEL).frame(logText(19, 200_000));
+      for (const end of [1, 100, stream.length - 1]) {
+        await expect(decodeAll(binding, [stream.subarray(0, end)], offThread()), `cut at ${end}`).rejects.toThrow(/^unexpected end of zstd data: the archive ends inside a frame$/);
+      }
+      await expect(decodeAll(binding, [], offThread())).rejects.toThrow(/^unexpected end of zstd data: the archive holds no frame$/);
+      await expect(decodeAll(binding, [new TextEncoder().encode('not zstd at all')], offThread())).rejects.toThrow(/unknown frame descriptor/i);
+      expect((await decodeAll(binding, [stream], offThread())).equals(Buffer.from(logText(19, 200_000)))).toBe(true);
+    });
+
+    it('regression: a bomb is decoded a step at a time, and a reader that stops leaves the thread fit for the next stream', async () => {
+      const frame = new ZstdFrameEncoder(binding, ZSTD_LEVEL).frame(new Uint8Array(64 * MiB));
+      const bomb = Buffer.concat(Array.from({ length: 16 }, () => frame));
+      let pieces = 0;
+      for await (const piece of offThread()(
+        (async function* () {
+          yield Uint8Array.from(bomb);
+        })(),
+      )) {
+        expect(piece.length).toBeLessThanOrEqual(DECODE_OUT);
+        if (++pieces === 3) break;
+      }
+      const stream = new ZstdFrameEncoder(binding, ZSTD_LEVEL).frame(logText(20, 100_000));
+      expect((await decodeAll(binding, [stream], offThread())).equals(Buffer.from(logText(20, 100_000)))).toBe(true);
+    });
   });
 });
