@@ -86,20 +86,27 @@ describe.skipIf(zstd.skip)(`zstd frames and their decoder${zstd.note}`, () => {
     expect(Buffer.from(part).equals(Buffer.from(frame))).toBe(true);
   });
 
-  it('frames concatenated and cut into chunks anywhere decode to the blocks, in order', async () => {
+  /** The frames of `parts`, cut into chunks anywhere, decode to `parts` joined. */
+  const decodesCutAnywhere = async (parts: Uint8Array[], decode: () => Decode, numRuns: number): Promise<Uint8Array> => {
     const encoder = new ZstdFrameEncoder(binding, ZSTD_LEVEL);
-    const parts = [logText(6, 300_000), new Prng(7).bytes(200_000), logText(8, 5000)];
     const plain = Buffer.concat(parts);
     const stream = Buffer.concat(parts.map((p) => encoder.frame(p)));
     await fc.assert(
       fc.asyncProperty(fc.uniqueArray(fc.integer({ min: 1, max: stream.length - 1 }), { maxLength: 12 }), async (cuts) => {
         const at = [0, ...cuts.sort((a, b) => a - b), stream.length];
         const chunks = at.slice(1).map((end, i) => stream.subarray(at[i], end));
-        expect((await decodeAll(binding, chunks)).equals(plain)).toBe(true);
+        expect((await decodeAll(binding, chunks, decode())).equals(plain)).toBe(true);
       }),
-      { numRuns: 40 },
+      { numRuns },
     );
-    expect((await decodeAll(binding, Array.from(stream.subarray(0, 3000), (b) => Uint8Array.of(b)).concat(stream.subarray(3000)))).equals(plain)).toBe(true);
+    return stream;
+  };
+
+  it('frames concatenated and cut into chunks anywhere decode to the blocks, in order', async () => {
+    const parts = [logText(6, 300_000), new Prng(7).bytes(200_000), logText(8, 5000)];
+    const plain = Buffer.concat(parts);
+    const stream = await decodesCutAnywhere(parts, () => zstdDecoder(binding), 40);
+    expect((await decodeAll(binding, [...Array.from(stream.subarray(0, 3000), (b) => Uint8Array.of(b)), stream.subarray(3000)])).equals(plain)).toBe(true);
   });
 
   it('data ending inside a frame, or holding none, is an unexpected end; garbage is zstd\'s error', async () => {
@@ -140,18 +147,7 @@ describe.skipIf(zstd.skip)(`zstd frames and their decoder${zstd.note}`, () => {
     const offThread = (): Decode => zstdDecodeOffThread()!;
 
     it('frames cut into chunks anywhere decode to the blocks, in order, as on this thread', async () => {
-      const encoder = new ZstdFrameEncoder(binding, ZSTD_LEVEL);
-      const parts = [logText(16, 3 * MiB), new Prng(17).bytes(200_000), logText(18, 5000), new Uint8Array(2 * MiB)];
-      const plain = Buffer.concat(parts);
-      const stream = Buffer.concat(parts.map((p) => encoder.frame(p)));
-      await fc.assert(
-        fc.asyncProperty(fc.uniqueArray(fc.integer({ min: 1, max: stream.length - 1 }), { maxLength: 12 }), async (cuts) => {
-          const at = [0, ...cuts.sort((a, b) => a - b), stream.length];
-          const chunks = at.slice(1).map((end, i) => stream.subarray(at[i], end));
-          expect((await decodeAll(binding, chunks, offThread())).equals(plain)).toBe(true);
-        }),
-        { numRuns: 20 },
-      );
+      await decodesCutAnywhere([logText(16, 3 * MiB), new Prng(17).bytes(200_000), logText(18, 5000), new Uint8Array(2 * MiB)], offThread, 20);
     });
 
     it('gives the same errors as the one-thread decoder', async () => {
