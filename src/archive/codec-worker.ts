@@ -8,7 +8,7 @@
  * context per stream, a step of output at a time (see `zstdDecodeOffThread`).
  */
 import { parentPort } from 'node:worker_threads';
-import { DECODE_OUT, ZstdFrameEncoder, zstdSupport, type ZstdBinding, type ZstdDCtx } from './zstd-binding.js';
+import { ZstdFrameDecoder, ZstdFrameEncoder, zstdSupport, type ZstdBinding } from './zstd-binding.js';
 import { DECODE_STEP, type CodecReply, type CodecRequest, type DecodeReply, type DecodeRequest } from './codec-workers.js';
 
 const encoders = new Map<number, ZstdFrameEncoder>();
@@ -25,41 +25,24 @@ function binding(): ZstdBinding {
   return zstd.binding;
 }
 
-interface Decoding {
-  dctx: ZstdDCtx;
-  src: Uint8Array;
-  inFrame: boolean;
-  /** Whether the last call filled its output: zstd may hold more of the frame back. */
-  full: boolean;
-}
+const decodings = new Map<number, ZstdFrameDecoder>();
 
-const decodings = new Map<number, Decoding>();
-
-/** The same loop as the one-thread decoder (`zstdDecoder`), stopped after a step's output. */
+/** Output of stream `req.stream` until the input is used up or a step's worth is made. */
 function decodeStep(req: DecodeRequest): DecodeReply {
   let d = decodings.get(req.stream);
-  if (!d) decodings.set(req.stream, (d = { dctx: new (binding().DCtx)(), src: new Uint8Array(0), inFrame: false, full: false }));
-  if (req.data) {
-    d.src = new Uint8Array(req.data, 0, req.length);
-    d.full = true;
-  }
+  if (!d) decodings.set(req.stream, (d = new ZstdFrameDecoder(binding(), (size) => new Uint8Array(new ArrayBuffer(size)))));
+  if (req.data) d.feed(new Uint8Array(req.data, 0, req.length));
   const pieces: ArrayBuffer[] = [];
   const lengths: number[] = [];
   let out = 0;
-  while ((d.src.length > 0 || (d.full && d.inFrame)) && out < DECODE_STEP) {
-    const dst = new Uint8Array(new ArrayBuffer(DECODE_OUT));
-    const [hint, written, consumed] = d.dctx.decompressStream(dst, d.src);
-    if (consumed === 0 && written === 0 && d.src.length > 0) throw new Error('zstd made no progress on its input');
-    d.src = d.src.subarray(consumed);
-    d.inFrame = hint !== 0;
-    d.full = written === dst.length;
-    if (written > 0) {
-      pieces.push(dst.buffer as ArrayBuffer);
-      lengths.push(written);
-      out += written;
-    }
+  while (out < DECODE_STEP) {
+    const piece = d.next();
+    if (!piece) break;
+    pieces.push(piece.buffer as ArrayBuffer);
+    lengths.push(piece.length);
+    out += piece.length;
   }
-  return { id: req.id, pieces, lengths, inFrame: d.inFrame, more: d.src.length > 0 || (d.full && d.inFrame) };
+  return { id: req.id, pieces, lengths, inFrame: d.inFrame, more: d.pending };
 }
 
 parentPort!.on('message', (req: CodecRequest | DecodeRequest) => {

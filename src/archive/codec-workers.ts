@@ -21,7 +21,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { BackupError } from '../errors.js';
 import { workerExecArgv, workerScriptPath } from '../io/worker-script.js';
-import { ZstdFrameEncoder, type ZstdSupport } from './zstd-binding.js';
+import { checkZstdEnd, ZstdFrameEncoder, type ZstdSupport } from './zstd-binding.js';
 
 /** A block to compress: `length` bytes at the start of `data`. */
 export interface CodecRequest {
@@ -101,13 +101,13 @@ class CodecWorkers {
 
   async compress(block: Uint8Array, level: number): Promise<Uint8Array> {
     const data = ownBuffer(block);
-    const reply = (await this.request(this.leastLoaded(), { id: 0, level, data, length: block.length }, [data])) as CodecReply;
+    const reply = (await this.request(this.leastLoaded(), { level, data, length: block.length }, [data])) as CodecReply;
     if (reply.error !== undefined) throw new BackupError('EINTERNAL', `compressing a block with zstd failed: ${reply.error}`);
     return new Uint8Array(reply.data, 0, reply.length);
   }
 
   /** Send `req` (its id assigned here) to thread `worker` and wait for the reply. */
-  request(worker: number, req: CodecRequest | DecodeRequest, transfer: ArrayBuffer[]): Promise<CodecReply | DecodeReply> {
+  request(worker: number, req: Omit<CodecRequest, 'id'> | Omit<DecodeRequest, 'id'>, transfer: ArrayBuffer[]): Promise<CodecReply | DecodeReply> {
     if (this.broken) return Promise.reject(this.broken);
     const id = this.nextId++;
     return new Promise<CodecReply | DecodeReply>((resolve, reject) => {
@@ -118,7 +118,7 @@ class CodecWorkers {
   }
 
   /** Send `req`, which has no reply. */
-  post(worker: number, req: DecodeRequest): void {
+  post(worker: number, req: Omit<DecodeRequest, 'id'>): void {
     if (!this.broken) this.workers[worker]!.postMessage(req);
   }
 
@@ -198,17 +198,17 @@ export function zstdDecodeOffThread(): ((source: AsyncIterable<Uint8Array>) => A
     let inFrame = false;
     let more = false;
     const step = async (): Promise<Extract<DecodeReply, { error?: undefined }> | undefined> => {
-      let req: DecodeRequest;
+      let req: Omit<DecodeRequest, 'id'>;
       let transfer: ArrayBuffer[] = [];
       if (more) {
-        req = { id: 0, stream };
+        req = { stream };
       } else {
         let next = await input.next();
         while (!next.done && next.value.length === 0) next = await input.next();
         if (next.done) return undefined;
         sawInput = true;
         const data = ownBuffer(next.value);
-        req = { id: 0, stream, data, length: next.value.length };
+        req = { stream, data, length: next.value.length };
         transfer = [data];
       }
       const reply = (await pool.request(worker, req, transfer)) as DecodeReply;
@@ -227,10 +227,9 @@ export function zstdDecodeOffThread(): ((source: AsyncIterable<Uint8Array>) => A
         pending.catch(() => undefined);
         for (let i = 0; i < reply.pieces.length; i++) yield new Uint8Array(reply.pieces[i]!, 0, reply.lengths[i]!);
       }
-      if (inFrame) throw new Error('unexpected end of zstd data: the archive ends inside a frame');
-      if (!sawInput) throw new Error('unexpected end of zstd data: the archive holds no frame');
+      checkZstdEnd(inFrame, sawInput);
     } finally {
-      pool.post(worker, { id: 0, stream, close: true });
+      pool.post(worker, { stream, close: true });
     }
   };
 }

@@ -101,6 +101,60 @@ export class ZstdFrameEncoder {
   }
 }
 
+/** Throws the "unexpected end" of input that stopped inside a frame (`inFrame`) or held none. */
+export function checkZstdEnd(inFrame: boolean, sawInput: boolean): void {
+  if (inFrame) throw new Error('unexpected end of zstd data: the archive ends inside a frame');
+  if (!sawInput) throw new Error('unexpected end of zstd data: the archive holds no frame');
+}
+
+/**
+ * zstd frames decompressed a piece of at most {@link DECODE_OUT} bytes at a time: the loop
+ * of both decoders, this thread's ({@link zstdDecoder}) and a codec thread's.
+ */
+export class ZstdFrameDecoder {
+  private readonly dctx: ZstdDCtx;
+  private src: Uint8Array = new Uint8Array(0);
+  /** Whether the last call filled its output: zstd holds output back only then. */
+  private full = false;
+  /** Whether the input so far stops inside a frame. */
+  inFrame = false;
+  /** Whether any input came at all. */
+  sawInput = false;
+
+  constructor(
+    binding: ZstdBinding,
+    private readonly alloc: (size: number) => Uint8Array = (size) => Buffer.allocUnsafe(size),
+  ) {
+    this.dctx = new binding.DCtx();
+  }
+
+  /** Take the next input, once {@link next} has given everything of the last. */
+  feed(src: Uint8Array): void {
+    this.src = src;
+    this.full = true;
+    this.sawInput ||= src.length > 0;
+  }
+
+  /** Whether the input fed has more output to give. */
+  get pending(): boolean {
+    return this.src.length > 0 || (this.full && this.inFrame);
+  }
+
+  /** The next piece of output, at the start of a buffer of its own; undefined when the input is used up. */
+  next(): Uint8Array | undefined {
+    while (this.pending) {
+      const dst = this.alloc(DECODE_OUT);
+      const [hint, written, consumed] = this.dctx.decompressStream(dst, this.src);
+      if (consumed === 0 && written === 0 && this.src.length > 0) throw new Error('zstd made no progress on its input');
+      this.src = this.src.subarray(consumed);
+      this.inFrame = hint !== 0;
+      this.full = written === dst.length;
+      if (written > 0) return dst.subarray(0, written);
+    }
+    return undefined;
+  }
+}
+
 /**
  * A stream stage that decompresses zstd frames, one after the other, as they arrive. Input
  * that stops inside a frame, or holds no frame at all, fails with "unexpected end" (read as
@@ -108,25 +162,11 @@ export class ZstdFrameEncoder {
  */
 export function zstdDecoder(binding: ZstdBinding): (source: AsyncIterable<Uint8Array>) => AsyncGenerator<Uint8Array, void, undefined> {
   return async function* decode(source) {
-    const dctx = new binding.DCtx();
-    let inFrame = false;
-    let sawInput = false;
+    const d = new ZstdFrameDecoder(binding);
     for await (const chunk of source) {
-      let src = chunk;
-      sawInput ||= src.length > 0;
-      let full = true;
-      // zstd holds output back only when it filled the buffer: call again until it did not.
-      while (src.length > 0 || (full && inFrame)) {
-        const dst = Buffer.allocUnsafe(DECODE_OUT);
-        const [hint, written, consumed] = dctx.decompressStream(dst, src);
-        if (consumed === 0 && written === 0 && src.length > 0) throw new Error('zstd made no progress on its input');
-        src = src.subarray(consumed);
-        inFrame = hint !== 0;
-        full = written === dst.length;
-        if (written > 0) yield dst.subarray(0, written);
-      }
+      d.feed(chunk);
+      for (let piece = d.next(); piece; piece = d.next()) yield piece;
     }
-    if (inFrame) throw new Error('unexpected end of zstd data: the archive ends inside a frame');
-    if (!sawInput) throw new Error('unexpected end of zstd data: the archive holds no frame');
+    checkZstdEnd(d.inFrame, d.sawInput);
   };
 }

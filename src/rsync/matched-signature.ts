@@ -37,8 +37,9 @@ export class MatchedSignature {
   private matchAt = 0;
   /** Absolute offset of the next block to record. */
   private pos = 0;
-  /** Blocks recorded so far, and how many of them were copied from the old signature. */
+  /** Blocks recorded so far. */
   blocks = 0;
+  /** Of those, the blocks whose records were copied from the old signature. */
   copied = 0;
 
   constructor(
