@@ -1,6 +1,7 @@
 // `npm run test:slow`: the long campaigns kept out of `npm test` (a 4 GiB stream through
 // every engine, backups killed at random moments many times, hundreds of random
-// corruptions). `npm test` runs a sample of each campaign; CI runs both.
+// corruptions, forty backups to S3 through a faulty network). `npm test` runs a sample of
+// each campaign; CI runs both.
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -11,6 +12,7 @@ export default defineConfig({
       'test/backup/corruption-campaign.test.ts',
       'test/restore/race.test.ts',
       'test/restore/sparse.test.ts',
+      'test/repository/faults.test.ts',
     ],
     env: { IBT_SLOW: '1' },
     testTimeout: 3_600_000,

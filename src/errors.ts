@@ -50,7 +50,17 @@ export type ErrorCode =
   /** Another run holds the lock of this backup name (the message names the holder). */
   | 'ELOCKED'
   /** The device or quota is full (ENOSPC, EDQUOT) while writing the named file. */
-  | 'ENOSPC';
+  | 'ENOSPC'
+  /** A repository's storage refused the credentials (missing, wrong, or not allowed); the message names the repository. */
+  | 'EAUTH'
+  /** There is no repository at the given location, or what is there is not one (the message says which). */
+  | 'ENOREPO'
+  /** The repository was written by a newer release in a format this one does not know. */
+  | 'EFORMAT'
+  /** Another run committed a backup on the same parent first; this run's backup was not committed and nothing was lost. */
+  | 'ECONFLICT'
+  /** Artifacts a restore needs are in a cold storage class; their thaw was requested and has not finished. */
+  | 'ETHAWING';
 
 /**
  * Codes of warnings: recoverable problems a backup reports and goes on (`strict` turns each

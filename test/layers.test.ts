@@ -17,9 +17,10 @@ const LAYERS: string[][] = [
   ['state'],
   ['storage'],
   ['lock'],
+  ['repository'],
   ['catalog'],
   ['backup', 'restore'],
-  ['cli', 'demo'],
+  ['cli', 'demo', 'testing'],
 ];
 const SRC = resolve('src');
 

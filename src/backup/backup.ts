@@ -19,7 +19,7 @@
  * point. An interrupted backup leaves only uncommitted files, which the next backup of the
  * name removes.
  */
-import { opendir, stat } from 'node:fs/promises';
+import { opendir, rm, stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DirTree } from '../io/dir-tree.js';
@@ -27,7 +27,8 @@ import { asAbort, BackupError, isBackupError } from '../errors.js';
 import { createStrongHasher, DeltaEncoder, MatchedSignature, SignatureEncoder, type Signature, type SignatureParams, type StrongHasher } from '../rsync/index.js';
 import { signatureHeader } from '../rsync/signature.js';
 import { chooseCompression, readSignatures, Spool, type Compression } from '../archive/index.js';
-import { Catalog, checkName, lockName, resolveWorkDir, type BackupWarning } from '../catalog/index.js';
+import { Catalog, checkName, lockName, repositoryOf, type BackupWarning } from '../catalog/index.js';
+import type { HeldLock } from '../lock/index.js';
 import {
   compileSelection,
   createContentHasher,
@@ -108,38 +109,45 @@ async function openSource(root: string): Promise<DirTree> {
 
 async function backupTree(root: string, tree: DirTree, options: BackupOptions, incremental: boolean): Promise<BackupReport> {
   const name = checkName(options.name ?? basename(root));
-  const workDir = resolveWorkDir(options.workDir);
+  const repo = await repositoryOf(options);
   const warnings = new Warnings(options.strict ?? false);
-  const lock = await lockName(workDir, name, {
+  const lock = await lockName(repo, name, {
     operation: `backup of ${root}`,
     timeoutMs: options.lockTimeout,
     signal: options.signal,
     onWarning: (w) => warnings.add(w),
   });
   let job: BackupJob | undefined;
+  let failure: unknown;
   try {
-    const catalog = await Catalog.open(workDir, name, options.storage, true);
+    const catalog = await Catalog.open(repo, name, true);
+    const resumed = await catalog.resumePending((w) => warnings.add(w), options.signal);
     await catalog.cleanStrays();
     const parent = incremental ? await catalog.latestIntact((w) => warnings.add(w)) : undefined;
     const id = catalog.nextId();
-    job = new BackupJob(tree, workDir, catalog, id, parent, warnings, options);
+    // A run that loses its lock (removed by `ibt unlock`, or not refreshed in time) stops.
+    const signal = options.signal ? AbortSignal.any([options.signal, lock.signal]) : lock.signal;
+    job = new BackupJob(tree, repo.cacheRoot, catalog, id, parent, warnings, lock, { ...options, signal });
     const state = await job.run();
-    catalog.added(id);
+    await catalog.evictData([...resumed, id]);
     return {
       name,
       id,
       kind: state.kind,
       ...(state.parent ? { parent: state.parent.id } : {}),
       createdAt: new Date(state.createdAt),
-      workDir,
+      workDir: repo.cacheRoot,
+      repository: repo.location,
+      ...(resumed.length > 0 ? { resumed } : {}),
       files: job.reportFiles(),
       stats: state.stats,
       warnings: warnings.list,
     };
   } catch (e) {
-    throw asAbort(e, root);
+    failure = asAbort(e, root);
+    throw failure;
   } finally {
-    await job?.cleanup();
+    await job?.cleanup(failure);
     await lock.release();
   }
 }
@@ -203,6 +211,8 @@ class BackupJob {
   };
   private strong?: StrongHasher;
   private committed = false;
+  /** The state is written with a cache: what is written can be committed by the next run. */
+  private resumable = false;
   /** Small files read so far; the tree workers and their reader, once the tree proves big. */
   private smallReads = 0;
   private workers?: TreeWorkers | null;
@@ -217,6 +227,7 @@ class BackupJob {
     private readonly id: string,
     private readonly parentRead: ReadState | undefined,
     private readonly warnings: Warnings,
+    private readonly lock: HeldLock,
     private readonly options: BackupOptions,
   ) {
     this.compression = chooseCompression(options.compression);
@@ -480,7 +491,7 @@ class BackupJob {
     try {
       const expect = this.parent!.chain.find((l) => l.id === vaultId)?.artifacts.find((a) => a.role === 'sigvault');
       if (!expect) throw new BackupError('EMISSING', `backup ${vaultId} has no SigVault`);
-      const vaultPath = await this.catalog.fetch(expect.file);
+      const vaultPath = await this.catalog.fetch(expect.file, expect);
       for await (const { path, signature } of readSignatures(vaultPath, new Set(left.keys()), expect)) {
         const j = left.get(path)!;
         left.delete(path);
@@ -558,10 +569,19 @@ class BackupJob {
     }
   }
 
+  /**
+   * Store the archives, write the state, commit. With a cache, the archives are uploaded
+   * while the state is written (for a million entries, seconds of work); the state is stored
+   * only once every archive is, and only while this run still holds the name's lock.
+   */
   private async commit(): Promise<BackupState> {
     this.options.onProgress?.({ phase: 'commit', entries: this.entries.length, bytes: this.stats.bytesRead });
+    const signal = this.options.signal;
+    const uploads = Promise.all(this.outputs.done.map((a) => this.catalog.store(a, { signal })));
+    uploads.catch(() => undefined);
+    const dir = await this.catalog.stateDir();
     const { state, file } = await writeState({
-      dir: this.catalog.dir,
+      dir,
       name: this.catalog.name,
       id: this.id,
       parent: this.parentRead,
@@ -574,9 +594,20 @@ class BackupJob {
       entries: this.entries,
       started: this.started,
     });
-    this.committed = true;
     this.stateFile = file;
-    await syncDir(this.catalog.dir, this.id);
+    if (this.catalog.repo.direct) {
+      this.committed = true;
+      await syncDir(dir, this.id);
+      await this.catalog.commit(this.id, this.parent?.id);
+    } else {
+      this.resumable = true;
+      await uploads;
+      signal?.throwIfAborted();
+      await this.lock.assertHeld();
+      await this.catalog.commit(this.id, this.parent?.id, signal);
+      this.committed = true;
+      this.stateFile = { ...file, path: `${this.catalog.dir}/${basename(file.path)}` };
+    }
     return state;
   }
 
@@ -587,11 +618,22 @@ class BackupJob {
     return files;
   }
 
-  async cleanup(): Promise<void> {
+  /**
+   * Stop the workers; unless the backup committed, remove what it wrote. A backup that failed
+   * after its state was written with a cache (an upload or the commit failed: the network
+   * went away) keeps its archives and pending state, which the next run of the name uploads
+   * and commits; an aborted or conflicting one leaves nothing.
+   */
+  async cleanup(error?: unknown): Promise<void> {
     this.batchReader?.close();
     this.workers?.close();
-    if (!this.committed) await this.outputs.abort();
+    if (this.committed) return;
+    const keep = this.resumable && error !== undefined && !(isBackupError(error) && (error.code === 'EABORTED' || error.code === 'ECONFLICT')) && (error as Error).name !== 'AbortError';
+    if (keep) return;
+    await this.outputs.abort();
+    if (this.stateFile) await rm(this.stateFile.path, { force: true }).catch(() => undefined);
   }
+
 }
 
 /**

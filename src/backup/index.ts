@@ -1,9 +1,11 @@
 /**
- * The backup layer: full and incremental backups, listing, uploading, and the state schema
- * and shared types they expose. With `restore/`, the library's main public surface.
+ * The backup layer: full and incremental backups, listing, and the repository, storage and
+ * state types they expose. With `restore/`, the library's main public surface.
  */
 export { fullBackup, incrementalBackup } from './backup.js';
-export { listBackups, saveBackup } from './list.js';
+export { listBackups } from './list.js';
+export { unlockBackups, type UnlockBackupsOptions } from './unlock.js';
+export type { UnlockedLock, UnlockResult } from '../lock/index.js';
 export {
   STATE_FORMAT,
   STATE_VERSION,
@@ -24,4 +26,42 @@ export {
 export type { EntryType } from '../tree/dir-state.js';
 export type { BackupInfo, BackupOptions, BackupReport, ListOptions, ReportFile } from './options.js';
 export type { BackupWarning, CommonOptions, ProgressEvent } from '../catalog/index.js';
-export { LocalStorage, type LoadRange, type Storage } from '../storage/index.js';
+export {
+  createS3Storage,
+  initRepository,
+  openRepository,
+  parseRepositoryUri,
+  Repository,
+  type RepositoryLocation,
+  type RepositoryOptions,
+  type RepositoryTarget,
+  type S3Location,
+  type S3Settings,
+} from '../repository/index.js';
+export {
+  checkKey,
+  DryRunStorage,
+  LimitedStorage,
+  LocalStorage,
+  MemoryStorage,
+  ProgressStorage,
+  RetryingStorage,
+  StorageWrapper,
+  type Availability,
+  type DryRunOptions,
+  type LimitOptions,
+  type MemoryStorageOptions,
+  type ProgressOptions,
+  type RetryEvent,
+  type RetryOptions,
+  type SkipEvent,
+  type TransferEvent,
+  type S3StorageOptions,
+  type LoadOptions,
+  type LoadRange,
+  type SaveOptions,
+  type SaveSource,
+  type Storage,
+  type StoredObject,
+  type ThawOptions,
+} from '../storage/index.js';

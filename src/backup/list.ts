@@ -1,24 +1,22 @@
 /**
- * Listing the backups of a name, and uploading a backup's artifacts to a {@link Storage}:
- * the two catalog operations a storage plugin needs besides backup and restore.
+ * Listing the backups of a name: what a scheduler or a retention tool needs besides backup
+ * and restore.
  */
-import { basename } from 'node:path';
-import { readFileChunks } from '../io/read-chunks.js';
-import type { Storage } from '../storage/index.js';
-import { Catalog, checkName, resolveWorkDir, storageKey } from '../catalog/index.js';
+import { Catalog, checkName, repositoryOf } from '../catalog/index.js';
 import { isBackupError } from '../errors.js';
-import type { BackupInfo, BackupReport, ListOptions } from './options.js';
+import type { BackupInfo, ListOptions } from './options.js';
 
 /**
- * The committed backups of `name`, oldest first: those in the work directory and, with
- * `storage`, those found only there (their states are fetched into the work directory).
+ * The committed backups of `name` in the repository, oldest first (their states are fetched
+ * into the cache when not there).
  * An unknown name gives an empty list. A damaged state is left out of the list and reported
  * through `onWarning` (code `ECORRUPT`, naming the file): one bad file never hides the rest.
  *
- * @throws {@link BackupError} `EIO` when the work directory or storage cannot be read.
+ * @throws {@link BackupError} `EIO` when the repository cannot be read, and
+ *   as {@link openRepository} for a repository given as a URI.
  */
 export async function listBackups(name: string, options: ListOptions = {}): Promise<BackupInfo[]> {
-  const catalog = await Catalog.open(resolveWorkDir(options.workDir), checkName(name), options.storage);
+  const catalog = await Catalog.open(await repositoryOf(options), checkName(name));
   const out: BackupInfo[] = [];
   for (const id of catalog.backupIds) {
     const s = await catalog.state(id).catch((e: unknown) => {
@@ -41,12 +39,3 @@ export async function listBackups(name: string, options: ListOptions = {}): Prom
   return out;
 }
 
-/**
- * Upload the artifacts of a backup to `storage`, each under `NAME/FILE`, the state last so
- * a backup is visible in storage only once all its archives are there. This is the contract
- * a storage plugin follows; restore and incremental backups fetch by the same keys.
- */
-export async function saveBackup(report: BackupReport, storage: Storage): Promise<void> {
-  const ordered = [...report.files.filter((f) => f.role !== 'state'), ...report.files.filter((f) => f.role === 'state')];
-  for (const f of ordered) await storage.save(storageKey(report.name, basename(f.path)), readFileChunks(f.path));
-}

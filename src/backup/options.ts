@@ -3,7 +3,7 @@
  */
 import type { EngineChoice } from '../engine/engine.js';
 import type { BackupWarning, CommonOptions, ProgressEvent } from '../catalog/index.js';
-import type { Storage } from '../storage/index.js';
+import type { Repository } from '../repository/index.js';
 import type { ArtifactRole, BackupStats, Compression } from '../state/index.js';
 
 /** Options of {@link fullBackup} and {@link incrementalBackup}. */
@@ -62,7 +62,18 @@ export interface BackupReport {
   parent?: string;
   createdAt: Date;
   workDir: string;
-  /** Exactly the artifacts to upload, the state last. */
+  /** The repository the backup is stored in: its location, or the work directory. */
+  repository: string;
+  /**
+   * Backups of this name that earlier runs wrote completely but were stopped before
+   * committing (killed while uploading): this run uploaded what they lacked and committed
+   * them, oldest first, before its own.
+   */
+  resumed?: string[];
+  /**
+   * The artifacts, the state last: in the work directory without a repository (nothing left
+   * to upload), or in the cache (already stored; the data archives are then no longer there).
+   */
   files: ReportFile[];
   stats: BackupStats;
   warnings: BackupWarning[];
@@ -70,10 +81,10 @@ export interface BackupReport {
 
 /** Options of {@link listBackups}. */
 export interface ListOptions {
-  /** Where artifacts and states live: default `$TMP` when set, else `os.tmpdir()`. */
+  /** The work directory: the repository without `repository`, else where its cache lives (see {@link CommonOptions}). */
   workDir?: string;
-  /** Also list backups found only in storage. */
-  storage?: Storage;
+  /** The repository, or its URI; default the work directory. */
+  repository?: Repository | string;
   /** Called for each damaged state left out of the list. */
   onWarning?: (warning: BackupWarning) => void;
 }

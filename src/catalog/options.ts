@@ -2,19 +2,32 @@
  * What backups and restores share: where a name's backups live (the work directory, the
  * name), progress events and warnings.
  */
-import { tmpdir } from 'node:os';
-import { resolve } from 'node:path';
 import { BackupError, type WarningCode } from '../errors.js';
-import type { Storage } from '../storage/index.js';
+import { openRepository, Repository, resolveWorkDir } from '../repository/index.js';
 
 /** Options every backup function takes. */
 export interface CommonOptions {
-  /** Where artifacts, states and caches live: default `$TMP` when set, else `os.tmpdir()`. */
+  /**
+   * The work directory: default `$TMP` when set, else `os.tmpdir()`. Without `repository`, it
+   * is the repository (artifacts and states in `WORKDIR/NAME/`, as before repositories); with
+   * a repository given as a URI, its cache lives in `WORKDIR/ibt-cache/`.
+   */
   workDir?: string;
   /** Backup name; default the source folder's base name. */
   name?: string;
-  /** Where artifacts missing from the work directory are fetched from. */
-  storage?: Storage;
+  /**
+   * Where backups are stored: a repository opened with {@link openRepository}, or its URI
+   * (`s3:bucket/prefix`, `b2:bucket/prefix`, `/path`, `memory:name`), opened with default
+   * options and its cache in the work directory. Default: the work directory itself.
+   */
+  repository?: Repository | string;
+}
+
+/** The repository `options` name: the one given, the one its URI names, or the work directory. */
+export async function repositoryOf(options: CommonOptions): Promise<Repository> {
+  if (options.repository instanceof Repository) return options.repository;
+  if (typeof options.repository === 'string') return openRepository(options.repository, { cacheDir: options.workDir });
+  return Repository.inWorkDir(resolveWorkDir(options.workDir));
 }
 
 /** A recoverable problem; `strict` turns it into an `ESTRICT` error. */
@@ -37,14 +50,12 @@ export interface ProgressEvent {
   bytes: number;
 }
 
-/** The work directory: the option, else `$TMP`, else the OS temporary directory. */
-export function resolveWorkDir(workDir?: string): string {
-  return resolve(workDir ?? (process.env.TMP || tmpdir()));
-}
+export { resolveWorkDir };
 
 /** Throw `EPARAM` unless `name` can be a directory name (any single POSIX path component). */
 export function checkName(name: string): string {
-  if (!name || name === '.' || name === '..' || /[/\0]/.test(name)) {
+  // `.ibt` holds the repository's own objects (its config).
+  if (!name || name === '.' || name === '..' || name === '.ibt' || /[/\0]/.test(name)) {
     throw new BackupError('EPARAM', `invalid backup name ${JSON.stringify(name)}`);
   }
   return name;

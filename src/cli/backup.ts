@@ -5,7 +5,8 @@
  */
 import type { Compression } from '../backup/index.js';
 import { BackupError } from '../errors.js';
-import { WORK_DIR, type CommandLine, type Subcommand } from './command.js';
+import { REPO, WORK_DIR, type CommandLine, type Subcommand } from './command.js';
+import { openFromLine, TransferMeter } from './repository.js';
 import { print, printError } from './stdio.js';
 
 /** The definition of `ibt backup`. */
@@ -16,6 +17,7 @@ export const backupCommand: Subcommand = {
   description: 'Back up the directory SOURCE: incremental when a backup of its name exists, else full.',
   options: {
     name: { type: 'string', value: 'NAME', help: "backup name (default: SOURCE's base name)" },
+    repo: REPO,
     'work-dir': WORK_DIR,
     full: { type: 'boolean', help: 'start a new chain even when a backup of this name exists' },
     exclude: { type: 'string', multiple: true, value: 'PATTERN', help: 'gitignore pattern to leave out' },
@@ -27,14 +29,17 @@ export const backupCommand: Subcommand = {
     'lock-timeout': { type: 'string', value: 'SECONDS', help: 'wait this long for another run of this name (default: 0)' },
     json: { type: 'boolean', help: 'print the report as JSON' },
   },
-  example: "ibt backup ~/docs --work-dir /var/backups/ibt --exclude '*.log' --lock-timeout 60",
+  example: "ibt backup ~/docs --repo s3:my-bucket/hosts/web1 --exclude '*.log' --lock-timeout 60",
   abortable: true,
   async run(line, signal) {
     const { fullBackup, incrementalBackup } = await import('../backup/index.js');
     const run = line.flag('full') ? fullBackup : incrementalBackup;
+    const meter = new TransferMeter();
+    const repository = await openFromLine(line, meter);
     const report = await run(line.operands[0]!, {
       name: line.string('name'),
       workDir: line.string('work-dir'),
+      repository,
       exclude: line.strings('exclude'),
       excludeFile: line.string('exclude-file'),
       include: line.strings('include'),
@@ -44,7 +49,7 @@ export const backupCommand: Subcommand = {
       strict: line.flag('strict'),
       lockTimeout: lockTimeout(line),
       signal,
-    });
+    }).finally(() => meter.done());
     for (const w of report.warnings) printError(`ibt: warning: ${w.code}: ${w.path}: ${w.message}\n`);
     if (line.flag('json')) {
       print(`${JSON.stringify(report, null, 2)}\n`);
@@ -55,6 +60,7 @@ export const backupCommand: Subcommand = {
       `${report.kind} backup ${report.id} of ${report.name}: ${s.scanned} entries, ${s.created} created, ${s.modified} modified, ` +
         `${s.deleted} deleted, ${s.unchanged} unchanged; ${s.bytesWritten} bytes written in ${s.durationMs} ms\n`,
     );
+    if (report.resumed) print(`  committed ${report.resumed.join(', ')}, left uncommitted by a run that stopped\n`);
     for (const f of report.files) print(`  ${f.role.padEnd(8)} ${String(f.size).padStart(12)}  ${f.path}\n`);
   },
 };

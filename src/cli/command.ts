@@ -77,16 +77,20 @@ export interface Subcommand {
 }
 
 /** `--work-dir`, as every subcommand takes it. */
-export const WORK_DIR: OptionSpec = { type: 'string', value: 'DIR', help: 'where artifacts and states live (default: $TMP, else the OS temp dir)' };
+export const WORK_DIR: OptionSpec = { type: 'string', value: 'DIR', help: 'the repository when there is no --repo, else where its cache lives (default: $TMP, else the OS temp dir)' };
 
-/** `--storage`: a local storage directory (`LocalStorage`) behind the work directory. */
-export const STORAGE: OptionSpec = { type: 'string', value: 'DIR', help: 'a local storage directory to fetch missing artifacts from' };
+/** `--repo`: the repository, by URI. */
+export const REPO: OptionSpec = {
+  type: 'string',
+  value: 'URI',
+  help: 'repository: a path, s3:BUCKET/PREFIX, b2:BUCKET/PREFIX (default: $IBT_REPOSITORY, else the work directory)',
+};
 
 const HELP: OptionSpec = { type: 'boolean', help: 'show this help' };
 
 /** The help of `cmd`: usage, description, options and example. */
 export function helpOf(cmd: Subcommand): string {
-  const lines = [`Usage: ibt ${cmd.name} ${cmd.operands.join(' ')} [options]`, '', cmd.description, '', 'Options:'];
+  const lines = [`Usage: ibt ${[cmd.name, ...cmd.operands].join(' ')} [options]`, '', cmd.description, '', 'Options:'];
   for (const [name, spec] of Object.entries(cmd.options)) lines.push(optionLine(`    --${name}`, spec));
   lines.push(optionLine('-h, --help', HELP), '', 'Example:', `  ${cmd.example}`, '');
   return lines.join('\n');

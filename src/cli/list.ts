@@ -5,9 +5,9 @@
  * at the command line an empty answer to `ibt list nosuch` hides a typo, so it is
  * `ENOTFOUND`, with the same message `ibt restore` gives for that name.
  */
-import { join } from 'node:path';
 import { BackupError } from '../errors.js';
-import { STORAGE, WORK_DIR, type Subcommand } from './command.js';
+import { REPO, WORK_DIR, type Subcommand } from './command.js';
+import { openFromLine, TransferMeter } from './repository.js';
 import { print, printError } from './stdio.js';
 
 /** The definition of `ibt list`. */
@@ -17,26 +17,25 @@ export const listCommand: Subcommand = {
   summary: 'list the backups of a name',
   description: 'List the backups of NAME, oldest first: id, kind, time, size of its artifacts, entries.',
   options: {
+    repo: REPO,
     'work-dir': WORK_DIR,
-    storage: { ...STORAGE, help: 'also list the backups found in this storage directory' },
     json: { type: 'boolean', help: 'print the list as JSON' },
   },
-  example: 'ibt list docs --work-dir /var/backups/ibt --json',
+  example: 'ibt list docs --repo s3:my-bucket/hosts/web1 --json',
   abortable: false,
   async run(line) {
-    const { LocalStorage, listBackups } = await import('../backup/index.js');
-    const { resolveWorkDir } = await import('../catalog/index.js');
+    const { listBackups } = await import('../backup/index.js');
+    const { repositoryOf } = await import('../catalog/index.js');
     const [name] = line.operands as [string];
-    const storageDir = line.string('storage');
+    const meter = new TransferMeter();
+    const repository = await repositoryOf({ workDir: line.string('work-dir'), repository: await openFromLine(line, meter) });
     const list = await listBackups(name, {
-      workDir: line.string('work-dir'),
-      storage: storageDir === undefined ? undefined : new LocalStorage(storageDir),
+      repository,
       onWarning: (w) => printError(`ibt: warning: ${w.code}: ${w.path}: ${w.message}\n`),
-    });
+    }).finally(() => meter.done());
     if (list.length === 0) {
-      const dir = join(resolveWorkDir(line.string('work-dir')), name);
-      const where = storageDir === undefined ? dir : `${dir} or in storage ${storageDir}`;
-      throw new BackupError('ENOTFOUND', `no backup named ${JSON.stringify(name)} in ${where}`, { path: dir });
+      const dir = repository.direct ? repository.dirOf(name) : `repository ${repository.location}`;
+      throw new BackupError('ENOTFOUND', `no backup named ${JSON.stringify(name)} in ${dir}`, { path: repository.dirOf(name) });
     }
     if (line.flag('json')) {
       print(`${JSON.stringify(list, null, 2)}\n`);

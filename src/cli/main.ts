@@ -26,7 +26,7 @@ function usage(subcommands: readonly Subcommand[]): string {
     '',
     'Commands:',
     `  ${'rdiff signature|delta|patch …'.padEnd(32)} librsync's rdiff, same arguments and exit codes`,
-    ...subcommands.map((c) => `  ${`${c.name} ${c.operands.join(' ')} [options]`.padEnd(32)} ${c.summary}`),
+    ...subcommands.map((c) => `  ${`${[c.name, ...c.operands].join(' ')} [options]`.padEnd(32)} ${c.summary}`),
     '',
     "Run 'ibt <command> --help' for a command's options, 'ibt --version' for the version.",
     '',
@@ -67,6 +67,9 @@ function version(): string {
 }
 
 guardStdio();
+// The AWS SDK warns on every run under Node 20 that its support will end; `ibt`'s output is
+// for its user, and the engines field of package.json says which Node versions we support.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 main(process.argv.slice(2))
   .catch((e: unknown) => {
     printError(`ibt: internal error: ${e instanceof Error ? e.message : String(e)}\n`);

@@ -10,13 +10,15 @@
 import { isBackupError } from '../errors.js';
 import { backupCommand } from './backup.js';
 import { helpOf, readCommandLine, type Subcommand } from './command.js';
+import { initCommand } from './init.js';
 import { listCommand } from './list.js';
 import { restoreCommand } from './restore.js';
 import { catchSignals } from './signals.js';
+import { unlockCommand } from './unlock.js';
 import { print, printError } from './stdio.js';
 
 /** Every subcommand but `rdiff`, in the order `ibt --help` lists them. */
-export const SUBCOMMANDS: readonly Subcommand[] = [backupCommand, restoreCommand, listCommand];
+export const SUBCOMMANDS: readonly Subcommand[] = [initCommand, backupCommand, restoreCommand, listCommand, unlockCommand];
 
 /**
  * Run the subcommand `cmd` with its arguments; resolves to the process exit status. Errors

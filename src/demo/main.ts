@@ -1,17 +1,20 @@
 /**
  * `npm run demo`: the engine on one file, then a day in the life of a backed-up folder.
  *
- * Builds a sample tree in the work directory (`$TMP` or the OS temp dir), makes a full
- * backup, applies a realistic day of changes (an edit inside a large binary, an appended log,
- * new, deleted and renamed files, a chmod), makes an incremental backup, restores both
- * points into fresh folders and checks each against the tree as it was. Prints sizes, times
- * and what the incremental saved. Everything it creates is removed at the end.
+ * Builds a sample tree in the work directory (`$TMP` or the OS temp dir) and a repository
+ * beside it (a local directory, as a mounted disk would be; its cache in the work directory
+ * too), makes a full backup, applies a realistic day of changes (an edit inside a large
+ * binary, an appended log, new, deleted and renamed files, a chmod), makes an incremental
+ * backup, restores both points into fresh folders, the second from an empty cache as a new
+ * machine would, and checks each against the tree as it was. Prints sizes, times, what the
+ * incremental saved and what moved to and from the repository. Everything it creates is
+ * removed at the end.
  */
 import { randomBytes } from 'node:crypto';
 import { appendFile, chmod, mkdir, mkdtemp, open, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fullBackup, incrementalBackup, listBackups, type BackupReport } from '../backup/index.js';
+import { fullBackup, incrementalBackup, initRepository, listBackups, openRepository, type BackupReport, type TransferEvent } from '../backup/index.js';
 import { restoreBackup } from '../restore/index.js';
 import { selectEngine } from '../engine/select.js';
 import { resolveWorkDir } from '../catalog/index.js';
@@ -105,12 +108,15 @@ async function main(): Promise<void> {
   await mkdir(root, { recursive: true });
   const base = await mkdtemp(join(root, 'ibt-demo-'));
   const src = join(base, 'projects');
-  const workDir = join(base, 'work');
+  const moved: TransferEvent = { uploaded: 0, fetched: 0, requests: 0, key: '' };
+  const track = (e: TransferEvent): void => void Object.assign(moved, e);
   try {
+    const repository = await initRepository(join(base, 'repository'), { cacheDir: join(base, 'cache'), onTransfer: track });
+    say(`Repository ${repository.location} (cache ${repository.cacheRoot})`);
     await makeTree(src);
     const before = await manifest(src);
     let t = performance.now();
-    const full = await fullBackup(src, { workDir });
+    const full = await fullBackup(src, { repository });
     say(`Full backup ${full.id}: ${full.stats.scanned} entries, ${fmt(full.stats.bytesRead)} read, ${fmt(sizeOf(full))} written in ${(performance.now() - t).toFixed(0)} ms`);
     for (const f of full.files) say(`  ${f.role.padEnd(8)} ${fmt(f.size).padStart(10)}`);
 
@@ -118,24 +124,27 @@ async function main(): Promise<void> {
     await dayOfChanges(src);
     const after = await manifest(src);
     t = performance.now();
-    const inc = await incrementalBackup(src, { workDir });
+    const inc = await incrementalBackup(src, { repository });
     const s = inc.stats;
     say(`Incremental ${inc.id}: ${s.created} created, ${s.modified} modified, ${s.deleted} deleted, ${s.unchanged} unchanged; ` +
       `${s.storedDelta} deltas, ${s.storedWhole} whole; ${fmt(sizeOf(inc))} written in ${(performance.now() - t).toFixed(0)} ms`);
     for (const f of inc.files) say(`  ${f.role.padEnd(8)} ${fmt(f.size).padStart(10)}`);
     say(`  saved ${(100 * (1 - sizeOf(inc) / sizeOf(full))).toFixed(2)} % against a second full backup (${fmt(sizeOf(full))})`);
+    say(`  uploaded to the repository so far: ${fmt(moved.uploaded)} in ${moved.requests} requests`);
 
     let ok = true;
-    for (const [label, id, want] of [['full', full.id, before], ['incremental', inc.id, after]] as const) {
-      const target = join(base, `restore-${label}`);
+    const elsewhere = await openRepository(join(base, 'repository'), { cacheDir: join(base, 'new-machine') });
+    const points = [['full', full.id, before, repository], ['incremental (empty cache)', inc.id, after, elsewhere]] as const;
+    for (const [label, id, want, repo] of points) {
+      const target = join(base, `restore-${label.split(' ')[0]}`);
       t = performance.now();
-      const r = await restoreBackup('projects', target, { workDir, at: id });
+      const r = await restoreBackup('projects', target, { repository: repo, at: id });
       const same = sameTree(await manifest(target), want);
       ok &&= same;
       say(`Restore of the ${label} backup: ${r.stats.files} files, ${r.stats.deltasApplied} deltas applied, ` +
-        `${fmt(r.stats.bytesWritten)} in ${(performance.now() - t).toFixed(0)} ms — ${same ? 'identical to the tree as it was' : 'DIFFERENT from the tree as it was'}`);
+        `${fmt(r.stats.bytesWritten)} written, ${fmt(r.stats.bytesFetched)} fetched, in ${(performance.now() - t).toFixed(0)} ms — ${same ? 'identical to the tree as it was' : 'DIFFERENT from the tree as it was'}`);
     }
-    const list = await listBackups('projects', { workDir });
+    const list = await listBackups('projects', { repository: elsewhere });
     say(`Chain: ${list.map((b) => `${b.id} (${b.kind})`).join(' <- ')}`);
     if (!ok) process.exitCode = 1;
   } finally {

@@ -1,9 +1,12 @@
 /**
  * A lock object: which run holds (or held) a lock, written once under a key of its own and
  * never changed, so no backend needs an overwrite, a rename or a compare-and-delete to use it.
+ * A holder refreshes its lock by writing a new object (same id, a later `refreshedAt`) under a
+ * new key and then removing the old one (`held-lock.ts`).
  *
- * The key is `DIR/<created>-<id>.json` (a compact UTC time, then 128 random bits), so listing
- * DIR shows the locks oldest first and two runs can never write the same key. The record says
+ * The key is `DIR/<time>-<id>.json` (a compact UTC time, the newest of `createdAt` and
+ * `refreshedAt`, then 128 random bits), so listing DIR shows the locks oldest first and two
+ * runs can never write the same key. The record says
  * who wrote it in the terms `process-liveness.ts` needs to prove a holder dead (host, boot id,
  * pid namespace, pid, start time) and in the terms a person needs to find it (user, operation,
  * time). Everything read back is validated: a lock that fails is not ignored but counted as
@@ -40,6 +43,8 @@ const lockRecordSchema = z.object({
   pidNamespace: text(64).optional(),
   user: z.string().max(255),
   createdAt: z.iso.datetime(),
+  // Added with refreshing: absent in a lock that was never refreshed (and in older writers').
+  refreshedAt: z.iso.datetime().optional(),
 });
 
 /** What a lock object holds. */
@@ -71,9 +76,23 @@ function userName(): string {
 
 const KEY_NAME = /^(\d{8}T\d{9}Z)-([0-9a-f]{32})\.json$/;
 
+/** When `record` was last written (created or refreshed), in ms since the epoch, by its writer's clock. */
+export function freshAt(record: LockRecord): number {
+  return Date.parse(record.refreshedAt ?? record.createdAt);
+}
+
+/**
+ * `record` refreshed now: the same lock with a later `refreshedAt`. The time is strictly later
+ * than the record's own, even if the clock stood still or went back, so the new key differs.
+ */
+export function refreshedRecord(record: LockRecord): LockRecord {
+  const at = Math.max(Date.now(), freshAt(record) + 1);
+  return { ...record, refreshedAt: new Date(at).toISOString() };
+}
+
 /** The key of `record` in the lock folder `dir`. */
 export function lockKey(dir: string, record: LockRecord): string {
-  const stamp = record.createdAt.replace(/[-:.]/g, '');
+  const stamp = (record.refreshedAt ?? record.createdAt).replace(/[-:.]/g, '');
   return `${dir}/${stamp}-${record.id}.json`;
 }
 
@@ -119,9 +138,10 @@ export function holderOf(record: LockRecord): ProcessIdentity {
   return holder;
 }
 
-/** `record`'s holder in words, for messages: operation, pid, host, user and since when. */
+/** `record`'s holder in words, for messages: operation, pid, host, user, since when and when last refreshed. */
 export function describeHolder(record: LockRecord): string {
   const user = record.user ? `, user ${JSON.stringify(record.user)}` : '';
   const mode = record.exclusive ? 'exclusive' : 'shared';
-  return `${JSON.stringify(record.operation)} (${mode}) of pid ${record.pid} on host ${JSON.stringify(record.hostname)}${user}, since ${record.createdAt}`;
+  const refreshed = record.refreshedAt === undefined ? '' : ` (refreshed ${record.refreshedAt})`;
+  return `${JSON.stringify(record.operation)} (${mode}) of pid ${record.pid} on host ${JSON.stringify(record.hostname)}${user}, since ${record.createdAt}${refreshed}`;
 }

@@ -2,9 +2,10 @@
  * One run at a time: a lock made of lock objects in any {@link Storage} (restic's design).
  *
  * Every run writes a lock object of its own, under a key nobody else can pick (see
- * `lock-record.ts`), into a lock folder: `NAME/locks/` in the work directory or in a bucket
- * alike. Nothing is ever overwritten, renamed or compare-and-deleted, so the only thing asked
- * of a backend is what every {@link Storage} gives: save, list, load, remove, with a list
+ * `lock-record.ts`), into a lock folder: `NAME/locks/` for one backup name, `locks/` for a
+ * whole repository, in the work directory or in a bucket alike. Nothing is ever overwritten
+ * (saves are create-only), renamed or compare-and-deleted, so the only thing asked of a
+ * backend is what every {@link Storage} gives: save, list, load, remove, with a list
  * that shows every object whose save completed before the list began and was not removed
  * (the local file system does; so does S3 since 2020). Two locks *conflict* when either is
  * exclusive; shared locks (restore) coexist with each other but not with an exclusive one
@@ -23,11 +24,13 @@
  *     times, with a longer random wait each time).
  *
  * Why two runs never both hold conflicting locks. Say A and B both do, and A's save completed
- * first. B's step-2 list began after B's save completed, so after A's save: it showed A's lock
- * unless it had been removed. A removes its own lock only when it does not hold (backing off,
- * failing, releasing); another run removes it only when A is provably dead. So B saw A's lock,
- * a live conflicting one, and did not take the lock. (A lock removed by hand, or a holder
- * paused past a clock step, is outside this argument, as it is for restic.)
+ * first. B's step-2 list began after B's save completed, so after A's save: it showed one of
+ * A's lock objects, unless all had been removed. A removes its own lock object only when it
+ * does not hold (backing off, failing, releasing) or after saving its refreshed successor
+ * (`held-lock.ts`); another run removes it only when A is provably dead. So B saw a lock of
+ * A, a live conflicting one, and did not take the lock. A lock removed by `unlock` (as stale)
+ * or by hand is outside this argument, as it is for restic; its holder finds out at its next
+ * refresh or `assertHeld()`, before it commits.
  *
  * Why, of two simultaneous runs with no timeout, at least one wins. Both saw the other in step
  * 2 (or one of them already holds). A gives up only if its second list, made after removing
@@ -39,24 +42,19 @@
  * practice.
  *
  * A run killed with SIGKILL cannot release its lock: the dead-holder takeover exists for that.
- * A lock on another host is never taken over: its owner (or a person) must remove it.
+ * A lock on another host is never taken over, even when it is stale (`staleness.ts`): the
+ * ELOCKED error names it as stale, and `unlock` (`ibt unlock`) removes it. Locks are compared
+ * across rounds by their id, not their key, since a refresh changes the key.
  */
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BackupError, wrapIoError, type WarningCode } from '../errors.js';
+import { BackupError, type WarningCode } from '../errors.js';
 import { holderIsDead } from '../io/process-liveness.js';
 import type { Storage } from '../storage/storage.js';
-import {
-  describeHolder,
-  encodeLockRecord,
-  holderOf,
-  lockKey,
-  MAX_LOCK_BYTES,
-  newLockRecord,
-  parseLockRecord,
-  type LockRecord,
-  type ParsedLock,
-} from './lock-record.js';
+import { StoredLock, type HeldLock } from './held-lock.js';
+import { lockFolder, lockKeys, readLock, removeLock, saveLock } from './lock-folder.js';
+import { describeHolder, freshAt, holderOf, lockKey, newLockRecord, type ParsedLock } from './lock-record.js';
+import { formatAge, isStale, lockAge, lockTimes, type LockTimes } from './staleness.js';
 
 /** Contention rounds (all contenders backed off) before giving up, once any timeout is over. */
 export const MAX_CONTENDED_ROUNDS = 12;
@@ -95,16 +93,18 @@ export interface LockOptions {
   signal?: AbortSignal;
   /** Receives a warning for each lock of a dead holder that was removed. */
   onWarning?: (warning: LockWarning) => void;
-}
-
-/** A lock this run holds. */
-export interface HeldLock {
-  /** The key of this run's lock object. */
-  readonly key: string;
-  /** What this run's lock object says. */
-  readonly record: LockRecord;
-  /** Remove this run's lock object. Calling it again (or after it succeeded) does nothing. */
-  release(): Promise<void>;
+  /** How often the held lock is written anew, in ms; default `DEFAULT_REFRESH_MS` (5 min). */
+  refreshMs?: number;
+  /**
+   * After how long without a refresh a lock is stale, in ms; default `DEFAULT_STALE_MS`
+   * (30 min), at least twice `refreshMs`. Every run sharing a lock folder should use the same.
+   */
+  staleMs?: number;
+  /**
+   * Receives each failed refresh that will be retried (the lock is not lost yet; see
+   * {@link HeldLock.signal} for when it is).
+   */
+  onRefreshError?: (error: BackupError) => void;
 }
 
 interface Context {
@@ -117,6 +117,7 @@ interface Context {
   subject: string;
   /** A lock object's key as a person finds it (below `where`). */
   show: (key: string) => string;
+  times: LockTimes;
   onWarning?: (warning: LockWarning) => void;
 }
 
@@ -124,17 +125,18 @@ interface Context {
 type Conflict = { key: string } & ParsedLock;
 
 /**
- * Take the lock whose lock objects live under `prefix` (a folder such as `NAME/locks`) in
- * `storage`, by the protocol in this module's header.
+ * Take the lock whose lock objects live under `prefix` (`NAME/locks` for a backup name,
+ * `locks` for a whole repository) in `storage`, by the protocol in this module's header, and
+ * keep it refreshed until it is released (see {@link HeldLock}).
  *
- * Rejects with `ELOCKED` naming the holder (operation, pid, host, user, since when, and the key
- * of its lock object) when another run holds a conflicting lock past `timeoutMs`, with
- * `EABORTED` when `signal` fires, `EPARAM` for a bad prefix or option, and with the storage's
- * error (`EIO`...) when it fails.
+ * Rejects with `ELOCKED` naming the holder (operation, pid, host, user, since when, whether
+ * its lock is stale and for how long, and the key of its lock object) when another run holds a
+ * conflicting lock past `timeoutMs`, with `EABORTED` when `signal` fires, `EPARAM` for a bad
+ * prefix or option, and with the storage's error (`EIO`...) when it fails.
  */
 export async function acquireLock(storage: Storage, prefix: string, options: LockOptions): Promise<HeldLock> {
-  const dir = prefix.replace(/\/+$/, '');
-  if (dir === '') throw new BackupError('EPARAM', `invalid lock folder ${JSON.stringify(prefix)}`);
+  const dir = lockFolder(prefix);
+  const times = lockTimes(options);
   const timeoutMs = options.timeoutMs ?? 0;
   if (!(timeoutMs >= 0) || !Number.isFinite(timeoutMs)) {
     throw new BackupError('EPARAM', `invalid lock timeout ${String(timeoutMs)} (ms, 0 or more)`);
@@ -149,6 +151,7 @@ export async function acquireLock(storage: Storage, prefix: string, options: Loc
     where: options.where === undefined ? '' : ` in ${options.where}`,
     subject: `${options.subject ?? dir}${options.where === undefined ? '' : ` in ${options.where}`}`,
     show: (key) => (options.where === undefined ? key : `${options.where.replace(/\/+$/, '')}/${key}`),
+    times,
   };
   if (options.onWarning) ctx.onWarning = options.onWarning;
   const { signal } = options;
@@ -161,11 +164,12 @@ export async function acquireLock(storage: Storage, prefix: string, options: Loc
       const key = lockKey(dir, record);
       const started = performance.now();
       own = key;
-      await storage.save(key, encodeLockRecord(record)).catch((e: unknown) => {
-        throw wrapIoError(e, key, 'saving the lock object');
-      });
+      await saveLock(storage, key, record, 'saving the lock object');
       const seen = await conflicts(ctx, key, signal);
-      if (seen.length === 0) return new StoredLock(storage, key, record);
+      if (seen.length === 0) {
+        const { subject, show } = ctx;
+        return new StoredLock({ storage, dir, subject, show, times, onRefreshError: options.onRefreshError }, key, record, started).start();
+      }
       await removeLock(storage, key);
       own = undefined;
       const jitterCap = Math.min(MAX_JITTER_MS, Math.max(MIN_JITTER_MS, 2 * (performance.now() - started)) * 2 ** contended);
@@ -188,24 +192,6 @@ export async function acquireLock(storage: Storage, prefix: string, options: Loc
   }
 }
 
-class StoredLock implements HeldLock {
-  private releasing: Promise<void> | undefined;
-
-  constructor(
-    private readonly storage: Storage,
-    readonly key: string,
-    readonly record: LockRecord,
-  ) {}
-
-  release(): Promise<void> {
-    this.releasing ??= removeLock(this.storage, this.key).catch((e: unknown) => {
-      this.releasing = undefined;
-      throw e;
-    });
-    return this.releasing;
-  }
-}
-
 /**
  * The live locks under the folder that conflict with ours (other than `own`), after removing
  * those of dead holders. Lock objects are read one after the other: a folder holds a few.
@@ -213,9 +199,7 @@ class StoredLock implements HeldLock {
  * writes would void the argument in this module's header, so it is refused rather than used.
  */
 async function conflicts(ctx: Context, own: string | undefined, signal: AbortSignal | undefined): Promise<Conflict[]> {
-  const keys = await ctx.storage.list(`${ctx.dir}/`).catch((e: unknown) => {
-    throw wrapIoError(e, ctx.dir, 'listing the lock folder');
-  });
+  const keys = await lockKeys(ctx.storage, ctx.dir);
   if (own !== undefined && !keys.includes(own)) {
     throw new BackupError(
       'EIO',
@@ -228,18 +212,14 @@ async function conflicts(ctx: Context, own: string | undefined, signal: AbortSig
   for (const key of keys) {
     if (key === own) continue;
     checkAbort(ctx, signal);
-    if (key.indexOf('/', ctx.dir.length + 1) >= 0) {
-      found.push({ key, invalid: 'it is not directly in the lock folder' });
-      continue;
-    }
-    const lock = await readLock(ctx.storage, key);
+    const lock = await readLock(ctx.storage, ctx.dir, key);
     if (lock === undefined) continue;
     if ('invalid' in lock) {
       found.push({ key, ...lock });
       continue;
     }
     const { record } = lock;
-    if (await holderIsDead(holderOf(record), Date.parse(record.createdAt))) {
+    if (await holderIsDead(holderOf(record), freshAt(record))) {
       await removeLock(ctx.storage, key);
       ctx.onWarning?.({
         code: 'ESTALELOCK',
@@ -253,33 +233,14 @@ async function conflicts(ctx: Context, own: string | undefined, signal: AbortSig
   return found;
 }
 
-/** The lock object `key`, undefined when it is gone (its run let go since the listing). */
-async function readLock(storage: Storage, key: string): Promise<ParsedLock | undefined> {
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of storage.load(key, { offset: 0, length: MAX_LOCK_BYTES + 1 })) {
-      chunks.push(chunk);
-      size += chunk.length;
-      if (size > MAX_LOCK_BYTES) break;
-    }
-  } catch (e) {
-    if (storage.isNotFound(e)) return undefined;
-    return { invalid: `it cannot be read (${e instanceof Error ? e.message : String(e)})` };
-  }
-  return parseLockRecord(key, Buffer.concat(chunks));
-}
-
-async function removeLock(storage: Storage, key: string): Promise<void> {
-  await storage.remove(key).catch((e: unknown) => {
-    throw wrapIoError(e, key, 'removing the lock object');
-  });
-}
-
-/** The conflicts of `before` that `now` still shows. */
+/** The conflicts of `before` that `now` still shows: the same lock, even if refreshed under a new key since. */
 function remaining(now: Conflict[], before: Conflict[]): Conflict[] {
-  const keys = new Set(before.map((c) => c.key));
-  return now.filter((c) => keys.has(c.key));
+  const ids = new Set(before.map(identity));
+  return now.filter((c) => ids.has(identity(c)));
+}
+
+function identity(conflict: Conflict): string {
+  return 'record' in conflict ? `id ${conflict.record.id}` : `key ${conflict.key}`;
 }
 
 function checkAbort(ctx: Context, signal: AbortSignal | undefined): void {
@@ -300,13 +261,23 @@ function abortedError(ctx: Context, cause: unknown): BackupError {
 
 function lockedError(ctx: Context, holder: Conflict, timeoutMs: number): BackupError {
   const waited = timeoutMs > 0 ? ` (waited ${timeoutMs} ms)` : '';
-  const message =
-    'record' in holder
-      ? `${ctx.subject} is locked${waited} by ${describeHolder(holder.record)} (lock object ${ctx.show(holder.key)}): ` +
-        `wait for it to finish or set a lock timeout. If that run is no longer running (a run on another host ` +
-        `or in another container cannot be checked from here), remove ${ctx.show(holder.key)}`
-      : `${ctx.subject} is locked${waited} by an unknown run: the lock object ${ctx.show(holder.key)} is not valid ` +
-        `(${holder.invalid}). If no other run is active, remove ${ctx.show(holder.key)}`;
+  let message: string;
+  if (!('record' in holder)) {
+    message =
+      `${ctx.subject} is locked${waited} by an unknown run: the lock object ${ctx.show(holder.key)} is not valid ` +
+      `(${holder.invalid}). If no other run is active, remove ${ctx.show(holder.key)}`;
+  } else if (isStale(holder.record, ctx.times.staleMs)) {
+    message =
+      `${ctx.subject} is locked${waited} by a stale lock: ${describeHolder(holder.record)} has not refreshed it for ` +
+      `${formatAge(lockAge(holder.record))} (a lock is stale after ${formatAge(ctx.times.staleMs)}; lock object ` +
+      `${ctx.show(holder.key)}). Its run most likely died on a host that cannot be checked from here. If that run ` +
+      'is no longer running, remove the stale lock with `ibt unlock` (it removes stale locks only)';
+  } else {
+    message =
+      `${ctx.subject} is locked${waited} by ${describeHolder(holder.record)} (lock object ${ctx.show(holder.key)}): ` +
+      `wait for it to finish or set a lock timeout. If that run is no longer running (a run on another host ` +
+      `or in another container cannot be checked from here), remove ${ctx.show(holder.key)}`;
+  }
   return new BackupError('ELOCKED', message, { path: holder.key });
 }
 

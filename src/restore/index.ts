@@ -4,3 +4,4 @@
  */
 export { restoreBackup } from './restore.js';
 export type { RestoreOptions, RestoreReport } from './options.js';
+export type { ThawPolicy } from './thaw.js';

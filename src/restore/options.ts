@@ -3,6 +3,7 @@
  */
 import type { EngineChoice } from '../engine/engine.js';
 import type { CommonOptions, ProgressEvent } from '../catalog/index.js';
+import type { ThawPolicy } from './thaw.js';
 
 /** Options of {@link restoreBackup}. */
 export interface RestoreOptions extends CommonOptions {
@@ -30,6 +31,12 @@ export interface RestoreOptions extends CommonOptions {
   onProgress?: (event: ProgressEvent) => void;
   /** Stops the restore with `EABORTED`; the files in flight settle first, and no temporary file is left. */
   signal?: AbortSignal;
+  /**
+   * Archives in a cold storage class (S3 Glacier, Deep Archive): the tier and days of their
+   * thaw, and whether to wait for it; by default the thaw is requested and the restore stops
+   * with `ETHAWING`, to be called again later.
+   */
+  thaw?: ThawPolicy;
 }
 
 /** The result of a restore. */
@@ -40,6 +47,12 @@ export interface RestoreReport {
   id: string;
   /** The target, as given. */
   target: string;
-  /** What was restored, and how long it took. */
-  stats: { files: number; directories: number; symlinks: number; bytesWritten: number; deltasApplied: number; durationMs: number };
+  /** The repository restored from: its location, or the work directory. */
+  repository: string;
+  /**
+   * What was restored, and how long it took: `bytesFetched` were downloaded from the
+   * repository's storage (0 when everything was cached), `bytesThawed` had to be thawed
+   * from a cold storage class first.
+   */
+  stats: { files: number; directories: number; symlinks: number; bytesWritten: number; deltasApplied: number; bytesFetched: number; bytesThawed: number; durationMs: number };
 }

@@ -14,7 +14,7 @@
  * or damaged artifact is stopped, naming it, and never writes more than the state allows
  * (a decompression bomb is cut off at the recorded size, not written in full).
  */
-import type { BackupState, DirEntry, FileEntry, SymlinkEntry } from '../state/index.js';
+import type { ArtifactSummary, BackupState, DirEntry, FileEntry, SymlinkEntry } from '../state/index.js';
 
 /** What one version of a file must be. */
 export interface Version {
@@ -83,5 +83,16 @@ export class RestorePlan {
     const byDepth: DirEntry[][] = [];
     for (const d of this.dirs) (byDepth[d.path.split('/').length - 1] ??= []).push(d);
     this.levels = byDepth.filter((level) => level !== undefined).reverse();
+  }
+
+  /** The archives this restore reads, and no others: what must be fetched (and thawed). */
+  archives(): ArtifactSummary[] {
+    const out: ArtifactSummary[] = [];
+    for (const link of this.state.chain) {
+      for (const a of link.artifacts) {
+        if ((a.role === 'files' && this.whole.has(link.id)) || (a.role === 'deltas' && this.patched.has(link.id))) out.push(a);
+      }
+    }
+    return out;
   }
 }

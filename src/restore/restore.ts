@@ -66,7 +66,8 @@ import { parentOf } from '../archive/index.js';
 import { selectEngine } from '../engine/select.js';
 import type { Engine } from '../engine/engine.js';
 import { asAbort, BackupError, isBackupError } from '../errors.js';
-import { Catalog, checkName, resolveWorkDir } from '../catalog/index.js';
+import { Catalog, checkName, repositoryOf } from '../catalog/index.js';
+import { thawNeeded } from './thaw.js';
 import { artifactFile, parseAt, type ArtifactRole, type BackupState, type FileEntry } from '../state/index.js';
 import { applyComposition, changedRanges, checkDelta, DeltaComposer, type ByteSource, type ChangedRange, type PatchBasis } from '../rsync/index.js';
 import type { RestoreOptions, RestoreReport } from './options.js';
@@ -110,21 +111,25 @@ export async function restoreBackup(name: string, target: string, options: Resto
     throw new BackupError('EPARAM', `concurrency must be a positive integer (1: one file at a time), got ${concurrency}`);
   }
   const at = parseAt(options.at);
-  const catalog = await Catalog.open(resolveWorkDir(options.workDir), checkName(name), options.storage);
+  const catalog = await Catalog.open(await repositoryOf(options), checkName(name));
   const state = await catalog.resolve(at);
+  const plan = new RestorePlan(state);
+  const { bytesThawed } = await thawNeeded(catalog, plan.archives(), options.thaw, options.signal);
   const engine = selectEngine(options.engine, 'patch');
   // The engine that patches also sets times: native through utimensat (exact to the ns), the
   // TypeScript engine through node's calls (exact to the µs), so `engine: 'js'` runs no native code.
   const root = await RestoreTarget.open(resolve(target), { overwrite: options.overwrite ?? false, times: { native: engine.name === 'native' } });
-  const job = new RestoreJob(catalog, new RestorePlan(state), root, engine, concurrency, options);
+  const job = new RestoreJob(catalog, plan, root, engine, concurrency, options);
   try {
     await job.run();
   } catch (e) {
     throw asAbort(e, root.path);
   } finally {
     await root.close();
+    await catalog.evictData(state.chain.map((l) => l.id));
   }
-  return { name, id: state.id, target: root.path, stats: { ...job.stats, durationMs: Math.round(performance.now() - started) } };
+  const stats = { ...job.stats, bytesFetched: catalog.fetched, bytesThawed, durationMs: Math.round(performance.now() - started) };
+  return { name, id: state.id, target: root.path, repository: catalog.repo.location, stats };
 }
 
 /** The deltas of a file being composed: delta `k` gives version `k`. */
@@ -425,7 +430,7 @@ class RestoreJob {
   private async archive(id: string, role: ArtifactRole): Promise<ArchiveToRead> {
     const a = this.state.chain.find((l) => l.id === id)?.artifacts.find((x) => x.role === role);
     if (!a) throw new BackupError('EMISSING', `backup state ${this.state.id} names no ${role} archive for backup ${id}`, { path: artifactFile(id, role, this.state.compression) });
-    return { ...a, path: await this.catalog.fetch(a.file) };
+    return { ...a, path: await this.catalog.fetch(a.file, a) };
   }
 }
 

@@ -9,7 +9,7 @@ import { mkdir, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Catalog } from '../../src/catalog/index.js';
-import { fullBackup, incrementalBackup, listBackups, restoreBackup } from '../../src/index.js';
+import { fullBackup, incrementalBackup, listBackups, Repository, restoreBackup } from '../../src/index.js';
 import { artifactFile, plainStateFile, readStateFile } from '../../src/state/index.js';
 import { hashChunks } from '../../src/tree/index.js';
 import { expectSameTree, snapshot } from '../backup/helpers.js';
@@ -71,7 +71,7 @@ describe('backups of an older release (plain JSON states)', () => {
       const full = await fullBackup(src, { workDir: work });
       const dir = join(work, 'src');
       await writeFile(join(dir, plainStateFile(full.id)), 'not even JSON');
-      const catalog = await Catalog.open(work, 'src');
+      const catalog = await Catalog.open(Repository.inWorkDir(work), 'src');
       expect(catalog.backupIds).toEqual([full.id]);
       expect(catalog.stateFile(full.id)).toBe(artifactFile(full.id, 'state', 'none'));
       expect((await catalog.state(full.id)).id).toBe(full.id);

@@ -7,6 +7,7 @@
  * nothing would prove nothing.
  */
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -100,4 +101,18 @@ export async function withTempDir<T>(fn: (dir: TempDir) => Promise<T>): Promise<
   } finally {
     await rm(dir.path, { recursive: true, force: true });
   }
+}
+
+/**
+ * Whether the built package has `files` (paths from the repository root); a suite that runs
+ * it skips without. On CI a missing build registers a failing test instead.
+ */
+export function requireBuilt(...files: string[]): boolean {
+  const built = files.every((f) => existsSync(f));
+  if (!built && onCi) {
+    it('dist/ is built (required when CI=true)', () => {
+      throw new Error(`${files.filter((f) => !existsSync(f)).join(', ')} missing: run npm run build before the tests`);
+    });
+  }
+  return built;
 }

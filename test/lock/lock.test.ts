@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { isBackupError, LocalStorage, type BackupError, type Storage } from '../../src/index.js';
+import { listKeys } from '../../src/storage/storage.js';
 import { processStartTicks } from '../../src/io/process-liveness.js';
 import { acquireLock, type HeldLock, type LockOptions, type LockWarning } from '../../src/lock/index.js';
 import { collect } from '../backup/helpers.js';
@@ -63,14 +64,14 @@ describe('acquireLock', () => {
   it('holds a lock object naming this process, and release removes it (twice is harmless)', () =>
     withStorage(async (s) => {
       const held = await lock(s, { operation: 'prune' });
-      expect(await s.list(`${DIR}/`)).toEqual([held.key]);
+      expect(await listKeys(s, `${DIR}/`)).toEqual([held.key]);
       expect(held.key).toMatch(/^name\/locks\/\d{8}T\d{9}Z-[0-9a-f]{32}\.json$/);
       const stored = JSON.parse(Buffer.from(await collect(s.load(held.key))).toString());
       expect(stored).toEqual(held.record);
       expect(stored).toMatchObject({ format: 'ibt-lock', version: 1, operation: 'prune', exclusive: true, pid: process.pid, hostname: hostname() });
       await held.release();
       await held.release();
-      expect(await s.list(`${DIR}/`)).toEqual([]);
+      expect(await listKeys(s, `${DIR}/`)).toEqual([]);
       await (await lock(s)).release();
     }));
 
@@ -87,7 +88,7 @@ describe('acquireLock', () => {
       expect(e.message).toContain(held.record.createdAt);
       expect(e.message).toContain(held.key);
       // The refused run left nothing behind.
-      expect(await s.list(`${DIR}/`)).toEqual([held.key]);
+      expect(await listKeys(s, `${DIR}/`)).toEqual([held.key]);
       await held.release();
     }));
 
@@ -114,7 +115,7 @@ describe('acquireLock', () => {
       }, 300);
       const waiter = await lock(s, { timeoutMs: 20_000 });
       expect(released).toBe(true);
-      expect(await s.list(`${DIR}/`)).toEqual([waiter.key]);
+      expect(await listKeys(s, `${DIR}/`)).toEqual([waiter.key]);
       await waiter.release();
     }));
 
@@ -127,7 +128,7 @@ describe('acquireLock', () => {
       expect(e.code).toBe('ELOCKED');
       expect(e.message).toContain('(waited 400 ms)');
       expect(e.message).toContain(held.key);
-      expect(await s.list(`${DIR}/`)).toEqual([held.key]);
+      expect(await listKeys(s, `${DIR}/`)).toEqual([held.key]);
       await held.release();
     }));
 
@@ -136,10 +137,10 @@ describe('acquireLock', () => {
       const held = await lock(s);
       const e = await lockError(lock(s, { timeoutMs: 60_000, signal: AbortSignal.timeout(200) }));
       expect(e.code).toBe('EABORTED');
-      expect(await s.list(`${DIR}/`)).toEqual([held.key]);
+      expect(await listKeys(s, `${DIR}/`)).toEqual([held.key]);
       const early = await lockError(lock(s, { signal: AbortSignal.abort() }));
       expect(early.code).toBe('EABORTED');
-      expect(await s.list(`${DIR}/`)).toEqual([held.key]);
+      expect(await listKeys(s, `${DIR}/`)).toEqual([held.key]);
       await held.release();
     }));
 
@@ -148,17 +149,18 @@ describe('acquireLock', () => {
       // Listings that lag behind writes (S3 before 2020, some S3 look-alikes) would let two
       // runs in; this one never shows what it was given.
       const lagging: Storage = {
-        save: (key, data) => s.save(key, data),
+        location: s.location,
+        save: (key, data, options) => s.save(key, data, options),
         load: (key, range) => s.load(key, range),
         stat: (key) => s.stat(key),
-        list: async () => [],
+        list: async function* () {},
         remove: (key) => s.remove(key),
         isNotFound: (e) => s.isNotFound(e),
       };
       const e = await lockError(acquireLock(lagging, DIR, { operation: 'backup', where: 's3://bucket' }));
       expect(e.code).toBe('EIO');
       expect(e.message).toContain('s3://bucket did not list the lock object');
-      expect(await s.list(`${DIR}/`)).toEqual([]);
+      expect(await listKeys(s, `${DIR}/`)).toEqual([]);
     }));
 
   it('rejects bad parameters with EPARAM', () =>
@@ -178,7 +180,7 @@ describe('acquireLock', () => {
         const refused = results.filter((r) => r.status === 'rejected').map((r) => r.reason as unknown);
         expect(held, `round ${round}: holders`).toHaveLength(1);
         expect(refused.every((e) => isBackupError(e, 'ELOCKED')), `round ${round}: ${String(refused[0])}`).toBe(true);
-        expect(await s.list(`${DIR}/`)).toEqual([held[0]!.key]);
+        expect(await listKeys(s, `${DIR}/`)).toEqual([held[0]!.key]);
         await held[0]!.release();
       }
     }));
@@ -199,7 +201,7 @@ describe('locks of other runs', () => {
       expect(e.message).toContain(`pid ${pid}`);
       expect(e.message).toContain(`remove ${key}`);
       expect(warnings).toEqual([]);
-      expect(await s.list(`${DIR}/`)).toEqual([key]);
+      expect(await listKeys(s, `${DIR}/`)).toEqual([key]);
     }));
 
   it('counts an invalid or unreadable lock object as held by an unknown run, naming the key to remove', () =>
@@ -237,7 +239,7 @@ describe('locks of other runs', () => {
       expect(e.path).toBe(key);
       expect(e.message).toContain(`pid ${process.pid}`);
       expect(warnings).toEqual([]);
-      expect(await s.list(`${DIR}/`)).toEqual([key]);
+      expect(await listKeys(s, `${DIR}/`)).toEqual([key]);
     }));
 });
 
@@ -254,7 +256,7 @@ describe.skipIf(!linux)(`takeover of provably dead holders${linuxNote}`, () => {
       expect(warnings[0]).toMatchObject({ code: 'ESTALELOCK', path: key });
       expect(warnings[0]!.message).toContain(`pid ${pid}`);
       expect(warnings[0]!.message).toContain(key);
-      expect(await s.list(`${DIR}/`)).toEqual([held.key]);
+      expect(await listKeys(s, `${DIR}/`)).toEqual([held.key]);
       await held.release();
     }));
 

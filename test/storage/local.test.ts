@@ -1,48 +1,48 @@
 /**
- * The local-directory storage: the conformance suite, and the round trip a storage plugin
- * makes — upload a backup's artifacts, lose the work directory, restore and continue the
- * chain from storage alone.
+ * The local-directory storage: the conformance suite, and what only a directory has —
+ * temporary files, symbolic links, folders the walk must not read.
  */
-import { mkdir, mkdtemp, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { fullBackup, incrementalBackup, listBackups, LocalStorage, restoreBackup, saveBackup } from '../../src/index.js';
-import { Prng } from '../helpers/data.js';
+import { LocalStorage, listKeys } from '../../src/storage/index.js';
+import { storageConformance } from '../../src/testing/index.js';
 import { onCi, useTempDir, withTempDir } from '../helpers/tools.js';
-import { expectSameTree, snapshot } from '../backup/helpers.js';
-import { storageConformance } from './conformance.js';
 
 const base = useTempDir();
 storageConformance('LocalStorage', async () => new LocalStorage(await mkdtemp(join(base.path, 'storage-'))));
 
-describe('backups through storage', () => {
-  it('restores and continues a chain from storage after the work directory is lost', () =>
+/** Every name under `dir`, recursively, temporary files included. */
+async function allNames(dir: string): Promise<string[]> {
+  return (await readdir(dir, { recursive: true })).map(String).sort();
+}
+
+describe('LocalStorage.save', () => {
+  it('leaves no temporary file behind, after a conditional save that won, one that lost, and a failed one', () =>
     withTempDir(async (tmp) => {
-      const src = tmp.file('src');
-      await mkdir(src);
-      const rng = new Prng(9);
-      const data = rng.bytes(80_000);
-      await writeFile(join(src, 'f.bin'), data);
-      const storage = new LocalStorage(tmp.file('remote'));
-      const work = tmp.file('work');
-      await saveBackup(await fullBackup(src, { workDir: work }), storage);
-      data.set(rng.bytes(20), 40_000);
-      await writeFile(join(src, 'f.bin'), data);
-      await utimes(join(src, 'f.bin'), 1_800_000_000, 1_800_000_000);
-      await saveBackup(await incrementalBackup(src, { workDir: work }), storage);
-      await rm(work, { recursive: true });
+      const s = new LocalStorage(tmp.path);
+      await s.save('k/a', new Uint8Array([1]), { ifNoneMatch: true });
+      await expect(s.save('k/a', new Uint8Array([2]), { ifNoneMatch: true })).rejects.toMatchObject({ code: 'EEXIST', message: expect.stringContaining('k/a') });
+      const failing = (async function* () {
+        yield new Uint8Array([1, 2]);
+        throw new Error('source failed');
+      })();
+      await expect(s.save('k/b', failing)).rejects.toThrow('source failed');
+      expect(await allNames(tmp.path)).toEqual(['k', 'k/a']);
+    }));
 
-      expect((await listBackups('src', { workDir: work, storage })).map((b) => b.kind)).toEqual(['full', 'incremental']);
-      await restoreBackup('src', tmp.file('out'), { workDir: work, storage });
-      expectSameTree(await snapshot(tmp.file('out')), await snapshot(src));
-
-      await rm(work, { recursive: true });
-      data.set(rng.bytes(20), 10_000);
-      await writeFile(join(src, 'f.bin'), data);
-      await utimes(join(src, 'f.bin'), 1_900_000_000, 1_900_000_000);
-      const third = await incrementalBackup(src, { workDir: work, storage });
-      expect(third.kind).toBe('incremental');
-      expect(third.stats.storedDelta).toBe(1);
+  it('writes an object under its real name only when complete', () =>
+    withTempDir(async (tmp) => {
+      const s = new LocalStorage(tmp.path);
+      let seenDuringSave: string[] = [];
+      await s.save('k/a', async function* () {
+        yield new Uint8Array([1]);
+        seenDuringSave = await readdir(join(tmp.path, 'k'));
+        yield new Uint8Array([2]);
+      });
+      expect(seenDuringSave.length).toBe(1);
+      expect(seenDuringSave[0]).toMatch(/^\.a\..*\.tmp$/);
+      expect(await listKeys(s, '')).toEqual(['k/a']);
     }));
 });
 
@@ -54,12 +54,12 @@ describe('LocalStorage.list', () => {
         await s.save(key, new Uint8Array([1]));
       }
       await writeFile(join(tmp.path, 'n', 'locks', '.f.json.123-0123456789ab.tmp'), 'half');
-      expect(await s.list('n/locks/')).toEqual(['n/locks/a.json', 'n/locks/b/c.json']);
-      expect(await s.list('n/locks')).toEqual(['n/locks/a.json', 'n/locks/b/c.json', 'n/lockstep']);
-      expect(await s.list('n/l')).toEqual(['n/lo', 'n/locks/a.json', 'n/locks/b/c.json', 'n/lockstep']);
-      expect(await s.list('n/locks/b/c.json')).toEqual(['n/locks/b/c.json']);
-      expect(await s.list('n/none/')).toEqual([]);
-      expect(await s.list('n/lo/')).toEqual([]);
+      expect(await listKeys(s, 'n/locks/')).toEqual(['n/locks/a.json', 'n/locks/b/c.json']);
+      expect(await listKeys(s, 'n/locks')).toEqual(['n/locks/a.json', 'n/locks/b/c.json', 'n/lockstep']);
+      expect(await listKeys(s, 'n/l')).toEqual(['n/lo', 'n/locks/a.json', 'n/locks/b/c.json', 'n/lockstep']);
+      expect(await listKeys(s, 'n/locks/b/c.json')).toEqual(['n/locks/b/c.json']);
+      expect(await listKeys(s, 'n/none/')).toEqual([]);
+      expect(await listKeys(s, 'n/lo/')).toEqual([]);
     }));
 
   it('finds nothing for a prefix no key can have, and never looks outside the root', () =>
@@ -68,38 +68,66 @@ describe('LocalStorage.list', () => {
       await writeFile(join(tmp.file('outside'), 'secret'), 'x');
       const s = new LocalStorage(tmp.file('root'));
       await s.save('a/b', new Uint8Array([1]));
-      for (const prefix of ['../outside/', '../', './a/', 'a//', '/a/', 'a/../a/']) expect(await s.list(prefix)).toEqual([]);
+      for (const prefix of ['../outside/', '../', './a/', 'a//', '/a/', 'a/../a/']) expect(await listKeys(s, prefix)).toEqual([]);
     }));
 
-  it('does not follow a symbolic link on the way to the prefix, as the whole walk never did', () =>
+  it('does not follow a symbolic link on the way to the prefix, or below it', () =>
     withTempDir(async (tmp) => {
       const s = new LocalStorage(tmp.file('root'));
       await s.save('real/k', new Uint8Array([1]));
       await symlink(tmp.file('root/real'), tmp.file('root/link'));
-      expect(await s.list('')).toEqual(['real/k']);
-      expect(await s.list('link/')).toEqual([]);
+      await symlink(tmp.file('root/real/k'), tmp.file('root/real/alias'));
+      expect(await listKeys(s, '')).toEqual(['real/k']);
+      expect(await listKeys(s, 'link/')).toEqual([]);
     }));
 
   // Regression: the walk read the whole work directory, every backup's artifacts, to list one
   // lock folder. A directory's access time moves when it is read (relatime updates an access
-  // time older than the modification), which shows whether a sibling folder was read.
+  // time older than the modification), which shows whether a folder was read.
   it('does not read folders outside the prefix (listing one lock folder is not a walk of the work directory)', ({ skip }) =>
     withTempDir(async (tmp) => {
       const s = new LocalStorage(tmp.path);
       await s.save('other/big/artifact', new Uint8Array([1]));
       await s.save('name/locks/l.json', new Uint8Array([1]));
-      const sibling = tmp.file('other/big');
-      const old = new Date('2001-01-01T00:00:00Z');
-      const readTime = async () => (await stat(sibling)).atimeMs;
-      await utimes(sibling, old, new Date());
-      await s.list('');
-      const probeWorks = (await readTime()) !== old.getTime();
-      if (!probeWorks) {
-        if (onCi) throw new Error('directory access times do not change on read here (noatime): the probe cannot work on CI');
-        skip('directory access times do not change on read here (noatime)');
+      const probe = await atimeProbe(tmp.file('other/big'), () => listKeys(s, ''));
+      if (!probe) return skipNoAtime(skip);
+      await probe.reset();
+      expect(await listKeys(s, 'name/locks/')).toEqual(['name/locks/l.json']);
+      expect(await probe.wasRead()).toBe(false);
+    }));
+
+  // Regression: the walk collected and sorted every key before yielding the first, so memory
+  // grew with the repository; now a reader that stops early has not read the later folders.
+  it('yields keys while it walks: a reader that stops after the first key has not read the later folders', ({ skip }) =>
+    withTempDir(async (tmp) => {
+      const s = new LocalStorage(tmp.path);
+      await s.save('a/first', new Uint8Array([1]));
+      await s.save('z/deep/last', new Uint8Array([1]));
+      const probe = await atimeProbe(tmp.file('z/deep'), () => listKeys(s, ''));
+      if (!probe) return skipNoAtime(skip);
+      await probe.reset();
+      for await (const key of s.list('')) {
+        expect(key).toBe('a/first');
+        break;
       }
-      await utimes(sibling, old, new Date());
-      expect(await s.list('name/locks/')).toEqual(['name/locks/l.json']);
-      expect(await readTime()).toBe(old.getTime());
+      expect(await probe.wasRead()).toBe(false);
     }));
 });
+
+/**
+ * Whether the folder `dir` is read, by its access time; undefined when reading (`read`) does
+ * not move access times here (a noatime mount).
+ */
+async function atimeProbe(dir: string, read: () => Promise<unknown>): Promise<{ reset: () => Promise<void>; wasRead: () => Promise<boolean> } | undefined> {
+  const old = new Date('2001-01-01T00:00:00Z');
+  const reset = () => utimes(dir, old, new Date());
+  const wasRead = async () => (await stat(dir)).atimeMs !== old.getTime();
+  await reset();
+  await read();
+  return (await wasRead()) ? { reset, wasRead } : undefined;
+}
+
+function skipNoAtime(skip: (note: string) => void): void {
+  if (onCi) throw new Error('directory access times do not change on read here (noatime): the probe cannot work on CI');
+  skip('directory access times do not change on read here (noatime)');
+}
