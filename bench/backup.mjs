@@ -54,19 +54,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { FULL_FILES, chainRound, dayOfChanges, makeTree, treeSpec } from './corpus.mjs';
-import { compareTree, manifest } from './manifest.mjs';
+import { compareTree, describeTree, manifest, rest } from './manifest.mjs';
 import { dirBytes, flush, load, machineFacts } from './measure.mjs';
 import { makeMillionTree, millionChanges } from './million.mjs';
 import { TOOL_NAMES, ensureTool, makeTool, toolVersion, usePackage } from './peers.mjs';
 import { millionTargets, ratiosTable, size, stepsTable, treeTargets } from './report.mjs';
 
-/**
- * A file written within 3 s of being read cannot be trusted as clean by the next incremental
- * (timestamps are coarse: git's "racily clean" case, src/tree/stable-read.ts) and is read
- * again then. Backups usually meet a tree at rest, so every first backup after the benchmark
- * writes the tree waits until this long after the last write.
- */
-const RACY_WAIT_MS = 3500;
 
 const started = Date.now();
 const log = (msg) => process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(0).padStart(5)} s] ${msg}\n`);
@@ -107,26 +100,7 @@ function options() {
   };
 }
 
-/** Wait until the tree last written at `wroteAt` is at rest (see RACY_WAIT_MS). */
-async function rest(wroteAt) {
-  const left = wroteAt + RACY_WAIT_MS - Date.now();
-  if (left > 0) await new Promise((r) => setTimeout(r, left));
-}
 
-function describe(m) {
-  let files = 0;
-  let dirs = 0;
-  let links = 0;
-  let bytes = 0;
-  for (const v of m.values()) {
-    if (v.startsWith('file')) {
-      files++;
-      bytes += Number(v.split(' ')[2]);
-    } else if (v.startsWith('dir')) dirs++;
-    else links++;
-  }
-  return `${files.toLocaleString('en')} files, ${links} symlinks, ${dirs.toLocaleString('en')} directories, ${size(bytes)}`;
-}
 
 /**
  * Every step of every tool on one tree, in phases (all fulls, all unchanged incrementals, the
@@ -141,7 +115,7 @@ async function runTree({ title, dir, tools, timeoutSecs, make, change, chain }) 
   log(`written in ${((wroteAt - started) / 1000).toFixed(0)} s since start; sync and manifest`);
   flush();
   const before = manifest(src);
-  print(`\n## ${title}\n\nTree: ${describe(before)}.`);
+  print(`\n## ${title}\n\nTree: ${describeTree(before)}.`);
 
   const results = tools.map(({ name, skipped }) =>
     skipped ? { name, skipped, steps: {}, stored: {} } : { name, tool: makeTool(name, src, join(dir, `repo-${name}`), timeoutSecs), steps: {}, stored: {} },
@@ -170,7 +144,7 @@ async function runTree({ title, dir, tools, timeoutSecs, make, change, chain }) 
   wroteAt = Date.now();
   flush();
   const after = manifest(src);
-  print(`Day of changes: ${day}; after it: ${describe(after)}.`);
+  print(`Day of changes: ${day}; after it: ${describeTree(after)}.`);
   await rest(wroteAt);
   await backups('incremental');
   for (const r of live()) {

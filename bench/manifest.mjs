@@ -12,6 +12,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, lstatSync, openSync, readSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { size } from './report.mjs';
 
 const CHUNK = 4 << 20;
 const buffer = Buffer.allocUnsafe(CHUNK);
@@ -79,4 +80,34 @@ export function compareTree(expected, root) {
   }
   for (const path of actual.keys()) if (!expected.has(path)) differ(`extra ${path}`);
   return { count, examples };
+}
+
+/**
+ * A file written within 3 s of being read cannot be trusted as clean by the next incremental
+ * (timestamps are coarse: git's "racily clean" case, src/tree/stable-read.ts) and is read
+ * again then. Backups usually meet a tree at rest, so every first backup after a benchmark
+ * writes its tree waits until this long after the last write.
+ */
+const RACY_WAIT_MS = 3500;
+
+/** Wait until the tree last written at `wroteAt` is at rest (see RACY_WAIT_MS). */
+export async function rest(wroteAt) {
+  const left = wroteAt + RACY_WAIT_MS - Date.now();
+  if (left > 0) await new Promise((r) => setTimeout(r, left));
+}
+
+/** A manifest in words: files, symlinks, directories and bytes. */
+export function describeTree(m) {
+  let files = 0;
+  let dirs = 0;
+  let links = 0;
+  let bytes = 0;
+  for (const v of m.values()) {
+    if (v.startsWith('file')) {
+      files++;
+      bytes += Number(v.split(' ')[2]);
+    } else if (v.startsWith('dir')) dirs++;
+    else links++;
+  }
+  return `${files.toLocaleString('en')} files, ${links} symlinks, ${dirs.toLocaleString('en')} directories, ${size(bytes)}`;
 }
