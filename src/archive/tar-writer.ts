@@ -72,6 +72,12 @@ export interface ArchiveSummary {
 export interface TarWriterOptions {
   /** Blocks compressed or written concurrently before `add` waits (default {@link DEFAULT_IN_FLIGHT}). */
   inFlight?: number;
+  /**
+   * Also given every block of the archive file as it is written, in order (an upload of the
+   * archive as it grows); writing waits for what it returns. The block is only valid during
+   * the call.
+   */
+  tap?: (bytes: Uint8Array) => Promise<void> | undefined;
 }
 
 /**
@@ -108,6 +114,7 @@ export class TarWriter {
   private aborted = false;
   /** Entries written. */
   entries = 0;
+  private readonly tap: TarWriterOptions['tap'];
 
   private constructor(
     readonly path: string,
@@ -116,6 +123,7 @@ export class TarWriter {
   ) {
     this.tmp = join(dirname(path), tempName(basename(path)));
     this.queue = new OrderedWrites((bytes) => this.write(bytes), Math.max(1, options.inFlight ?? DEFAULT_IN_FLIGHT));
+    this.tap = options.tap;
   }
 
   /** Start writing the archive `path`; the file is created when the first block is written. */
@@ -233,6 +241,7 @@ export class TarWriter {
         if (bytesWritten === 0) throw new Error('the file system accepted no bytes');
         at += bytesWritten;
       }
+      await this.tap?.(bytes);
     } catch (e) {
       this.failure ??= e;
       throw e;

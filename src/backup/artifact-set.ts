@@ -1,23 +1,33 @@
 /**
  * The archives one backup writes — SigVault, files, deltas — opened on first use, so an
  * archive that would hold no entry is never written, and removed whole when the backup does
- * not commit.
+ * not commit. With a repository that has a cache, each is uploaded as it is written
+ * (`live-upload.ts`).
  */
 import { rm } from 'node:fs/promises';
 import { TarWriter, type TarEntryHeader } from '../archive/index.js';
 import type { EntryMeta } from '../tree/index.js';
+import type { LiveUpload } from './live-upload.js';
 import { artifactFile, type ArtifactRole, type ArtifactSummary, type Compression } from '../state/index.js';
+
+/** Starts the upload of an archive as it is written, when the repository has a cache. */
+export type LiveUploads = (role: ArtifactRole, file: string) => LiveUpload | undefined;
 
 /** The archives of one backup, in the backup name's folder. */
 export class ArtifactSet {
-  private readonly open = new Map<ArtifactRole, { writer: TarWriter; file: string; compression: Compression }>();
+  private readonly open = new Map<ArtifactRole, { writer: TarWriter; file: string; compression: Compression; live?: LiveUpload }>();
   /** The archives finished so far, as the state records them. */
   readonly done: ArtifactSummary[] = [];
+  /** The roles of the finished archives whose upload as they were written stored them whole. */
+  readonly uploaded = new Set<ArtifactRole>();
+  /** The ends of those uploads. */
+  private readonly uploads: Promise<void>[] = [];
 
   constructor(
     private readonly dir: string,
     private readonly id: string,
     private readonly compression: Compression,
+    private readonly live: LiveUploads = () => undefined,
   ) {}
 
   /** The writer of the `role` archive (SigVaults are never compressed: signatures are hashes). */
@@ -26,7 +36,8 @@ export class ArtifactSet {
     if (!o) {
       const compression = role === 'sigvault' ? 'none' : this.compression;
       const file = artifactFile(this.id, role, compression);
-      o = { writer: TarWriter.create(`${this.dir}/${file}`, compression), file, compression };
+      const live = this.live(role, file);
+      o = { writer: TarWriter.create(`${this.dir}/${file}`, compression, live ? { tap: (b) => live.tap(b) } : {}), file, compression, live };
       this.open.set(role, o);
     }
     return o.writer;
@@ -40,12 +51,22 @@ export class ArtifactSet {
       const summary = await o.writer.finish();
       this.open.delete(role);
       this.done.push({ role, file: o.file, ...summary, compression: o.compression, entries: o.writer.entries });
+      const live = o.live;
+      if (live) this.uploads.push(live.finish().then((stored) => void (stored && this.uploaded.add(role))));
     }
   }
 
-  /** Remove everything written: open archives and finished ones alike. */
+  /** Settles once every upload made while an archive was written has ended, stored or not. */
+  async uploadsEnded(): Promise<void> {
+    await Promise.all(this.uploads);
+  }
+
+  /** Remove everything written: open archives and finished ones alike, and stop their uploads. */
   async abort(): Promise<void> {
-    for (const o of this.open.values()) await o.writer.abort();
+    for (const o of this.open.values()) {
+      await o.writer.abort();
+      await o.live?.abort();
+    }
     this.open.clear();
     for (const a of this.done.splice(0)) await rm(`${this.dir}/${a.file}`, { force: true }).catch(() => undefined);
   }

@@ -42,7 +42,8 @@ import {
 } from '../tree/index.js';
 import type { BackupState, BackupStats, FileEntry, ReadState, StateEntry } from '../state/index.js';
 import { BatchReader, TreeWorkers, type BatchOutcome, type Refusal, type WholeRead } from '../tree/index.js';
-import { ArtifactSet, tarHeader } from './artifact-set.js';
+import { ArtifactSet, tarHeader, type LiveUploads } from './artifact-set.js';
+import { LiveUpload } from './live-upload.js';
 import { ReadAhead } from './read-ahead.js';
 import { syncDir, writeState } from './commit.js';
 import type { BackupOptions, BackupReport, ReportFile } from './options.js';
@@ -231,7 +232,10 @@ class BackupJob {
     private readonly options: BackupOptions,
   ) {
     this.compression = chooseCompression(options.compression);
-    this.outputs = new ArtifactSet(catalog.dir, id, this.compression);
+    const live: LiveUploads | undefined = catalog.repo.direct
+      ? undefined
+      : (role, file) => new LiveUpload(catalog.repo.streaming, catalog.key(file), catalog.saveOptions(role, options.signal));
+    this.outputs = new ArtifactSet(catalog.dir, id, this.compression, live);
     for (const e of parentRead?.state.entries ?? []) this.prevEntries.set(e.path, e);
   }
 
@@ -577,7 +581,9 @@ class BackupJob {
   private async commit(): Promise<BackupState> {
     this.options.onProgress?.({ phase: 'commit', entries: this.entries.length, bytes: this.stats.bytesRead });
     const signal = this.options.signal;
-    const uploads = Promise.all(this.outputs.done.map((a) => this.catalog.store(a, { signal })));
+    // An archive its upload stored as it was written is only checked (reuse: its size); the
+    // others are uploaded from their file.
+    const uploads = this.outputs.uploadsEnded().then(() => Promise.all(this.outputs.done.map((a) => this.catalog.store(a, { signal, reuse: this.outputs.uploaded.has(a.role) }))));
     uploads.catch(() => undefined);
     const dir = await this.catalog.stateDir();
     const { state, file } = await writeState({

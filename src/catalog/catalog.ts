@@ -52,6 +52,7 @@ import {
   type ReadState,
 } from '../state/index.js';
 import type { Repository } from '../repository/index.js';
+import type { SaveOptions } from '../storage/index.js';
 import { claimParent } from './commit-claim.js';
 import type { BackupWarning } from './options.js';
 
@@ -301,12 +302,17 @@ export class Catalog {
     const key = this.key(a.file);
     if (options.reuse && (await storedSize(storage, key)) === a.size) return;
     const path = join(this.dir, a.file);
-    const storageClass = a.role === 'files' || a.role === 'deltas' ? this.repo.dataClass : undefined;
-    await storage.save(key, () => readFileChunks(path), { size: a.size, hash: a.hash, signal: options.signal, ...(storageClass ? { storageClass } : {}) });
+    await storage.save(key, () => readFileChunks(path), { size: a.size, hash: a.hash, ...this.saveOptions(a.role, options.signal) });
     const stored = await storedSize(storage, key);
     if (stored !== a.size) {
       throw new BackupError('EIO', `uploading ${a.file} to ${this.where}: the stored object has ${stored ?? 'no'} bytes, the artifact ${a.size}`, { path: key });
     }
+  }
+
+  /** How the archive of `role` is saved: data archives in the repository's data class. */
+  saveOptions(role: ArtifactRole, signal?: AbortSignal): SaveOptions {
+    const storageClass = role === 'files' || role === 'deltas' ? this.repo.dataClass : undefined;
+    return { ...(signal ? { signal } : {}), ...(storageClass ? { storageClass } : {}) };
   }
 
   /** Where a backup's state is written before its commit (created here): in `pending/` with a cache, in place without. */

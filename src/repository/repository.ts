@@ -60,6 +60,13 @@ export class Repository {
     readonly location: string,
     /** The storage, wrapped (retries, limit, progress, dry run). */
     readonly storage: Storage,
+    /**
+     * The same backend for uploads made while their archive is written: outside the limit on
+     * operations in flight (an upload open for a whole backup must not take a slot that the
+     * backup's own fetches, or its lock's refresh, wait for) and without retries (its source
+     * can be read once; a failed one is uploaded again from the finished file).
+     */
+    readonly streaming: Storage,
     /** The cache: one folder per backup name. */
     readonly cacheRoot: string,
     /** True when the cache is the storage (the work directory as a repository). */
@@ -72,12 +79,22 @@ export class Repository {
 
   /** The work directory as a repository: artifacts written in place, no cache. */
   static inWorkDir(workDir: string): Repository {
-    return new Repository(workDir, new LocalStorage(workDir), workDir, true, undefined, undefined);
+    const storage = new LocalStorage(workDir);
+    return new Repository(workDir, storage, storage, workDir, true, undefined, undefined);
   }
 
-  /** A repository over `storage` (whose config is `config`), its cache under `cacheDir`. */
-  static cached(storage: Storage, config: RepositoryConfig, cacheDir: string, dataClass: string | undefined): Repository {
-    return new Repository(storage.location, storage, join(cacheDir, 'ibt-cache', config.id), false, dataClass, config);
+  /** A repository over `wrapped` (whose config is `config`), its cache under `cacheDir`. */
+  private static cached(wrapped: Wrapped, config: RepositoryConfig, cacheDir: string, dataClass: string | undefined): Repository {
+    return new Repository(wrapped.storage.location, wrapped.storage, wrapped.streaming, join(cacheDir, 'ibt-cache', config.id), false, dataClass, config);
+  }
+
+  /** Open the repository whose backend is `backend` (see {@link openRepository}). */
+  static async open(backend: Storage, options: RepositoryOptions, dataClass: string | undefined, create: boolean): Promise<Repository> {
+    const wrapped = wrap(backend, options);
+    let config: RepositoryConfig;
+    if (create) await saveConfig(wrapped.storage, (config = newConfig()));
+    else config = await loadConfig(wrapped.storage);
+    return Repository.cached(wrapped, config, resolveWorkDir(options.cacheDir), dataClass);
   }
 
   /** The cache folder of backup name `name`. */
@@ -124,18 +141,27 @@ function definedS3(options: RepositoryOptions): S3Settings {
   return out;
 }
 
+/** The two views of a repository's backend (see {@link Repository.streaming}). */
+interface Wrapped {
+  storage: Storage;
+  streaming: Storage;
+}
+
 /** `backend`, wrapped as every repository's storage is. */
-function wrap(backend: Storage, options: RepositoryOptions): Storage {
+function wrap(backend: Storage, options: RepositoryOptions): Wrapped {
   const concurrency = options.concurrency ?? 8;
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new BackupError('EPARAM', `concurrency must be a positive integer, got ${concurrency}`);
   const attempts = options.attempts ?? 5;
   if (!Number.isInteger(attempts) || attempts < 1) throw new BackupError('EPARAM', `attempts must be a positive integer, got ${attempts}`);
-  let s: Storage = backend;
-  if (options.onTransfer) s = new ProgressStorage(s, { onProgress: options.onTransfer });
-  s = new RetryingStorage(s, { attempts });
-  s = new LimitedStorage(s, { concurrency });
-  if (options.dryRun) s = new DryRunStorage(s, { onSkip: options.onSkip });
-  return s;
+  let counted: Storage = backend;
+  if (options.onTransfer) counted = new ProgressStorage(counted, { onProgress: options.onTransfer });
+  let storage: Storage = new LimitedStorage(new RetryingStorage(counted, { attempts }), { concurrency });
+  let streaming = counted;
+  if (options.dryRun) {
+    storage = new DryRunStorage(storage, { onSkip: options.onSkip });
+    streaming = new DryRunStorage(streaming, { onSkip: options.onSkip });
+  }
+  return { storage, streaming };
 }
 
 /** Where a repository is: a URI (see `uri.ts`) or a backend object. */
@@ -158,9 +184,7 @@ async function resolveTarget(target: RepositoryTarget, options: RepositoryOption
  */
 export async function openRepository(target: RepositoryTarget, options: RepositoryOptions = {}): Promise<Repository> {
   const { backend, dataClass } = await resolveTarget(target, options);
-  const storage = wrap(backend, options);
-  const config = await loadConfig(storage);
-  return Repository.cached(storage, config, resolveWorkDir(options.cacheDir), dataClass);
+  return Repository.open(backend, options, dataClass, false);
 }
 
 /**
@@ -172,8 +196,5 @@ export async function openRepository(target: RepositoryTarget, options: Reposito
  */
 export async function initRepository(target: RepositoryTarget, options: RepositoryOptions = {}): Promise<Repository> {
   const { backend, dataClass } = await resolveTarget(target, options);
-  const storage = wrap(backend, options);
-  const config = newConfig();
-  await saveConfig(storage, config);
-  return Repository.cached(storage, config, resolveWorkDir(options.cacheDir), dataClass);
+  return Repository.open(backend, options, dataClass, true);
 }

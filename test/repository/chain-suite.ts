@@ -190,6 +190,33 @@ export function repositoryChainSuite(label: string, make: () => Promise<Storage>
         expectSameTree(await snapshot(tmp.file('out-2')), day2);
       }));
 
+    it('uploads an archive again from its file when its upload while it was written failed', () =>
+      withTempDir(async (tmp) => {
+        const storage = await make();
+        const failed = new Set<string>();
+        const firstFails = new Proxy(storage, {
+          get(target, prop, receiver) {
+            if (prop === 'save') {
+              return (key: string, source: SaveSource, options?: SaveOptions) => {
+                if (!/\.(files|deltas|sigvault)\./.test(key) || failed.has(key)) return target.save(key, source, options);
+                failed.add(key);
+                return Promise.reject(new BackupError('EIO', `saving ${key}: connection lost (test)`, { path: key }));
+              };
+            }
+            const v = Reflect.get(target, prop, receiver) as unknown;
+            return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+          },
+        });
+        const src = tmp.file('src');
+        await makeSource(src);
+        const repo = await initRepository(firstFails, { cacheDir: tmp.file('cache') });
+        const full = await fullBackup(src, { name: 'src', repository: repo });
+        expect([...failed].sort()).toEqual(full.files.filter((f) => f.role !== 'state').map((f) => `src/${f.path.split('/').pop()}`).sort());
+        const fresh = await openRepository(storage, { cacheDir: tmp.file('cache-2') });
+        await restoreBackup('src', tmp.file('out'), { repository: fresh });
+        expectSameTree(await snapshot(tmp.file('out')), await snapshot(src));
+      }));
+
     it('removes the artifacts of runs that never committed, and an aborted backup leaves nothing in storage', () =>
       withTempDir(async (tmp) => {
         const storage = await make();
