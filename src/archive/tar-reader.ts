@@ -12,7 +12,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { Transform } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { BackupError, wrapIoError } from '../errors.js';
@@ -74,13 +74,15 @@ export async function verifyArchive(path: string, expect: ArchiveSummary): Promi
 }
 
 /**
- * Read the archive at `path`. With `expect`, its size is checked before reading and its
- * hash after the last entry.
+ * Read the archive at `path`, or, with `stream`, the archive's bytes as they arrive (from
+ * storage: `path` then only names it). With `expect`, its size is checked before reading (a
+ * stream's, after the last byte) and its hash after the last entry.
  */
 export async function* readTar(
   path: string,
   compression: Compression,
   expect?: ArchiveSummary,
+  stream?: AsyncIterable<Uint8Array>,
 ): AsyncGenerator<TarEntry, void, undefined> {
   let decoder: NodeJS.ReadWriteStream | undefined;
   try {
@@ -88,16 +90,18 @@ export async function* readTar(
   } catch (e) {
     throw archiveError(e, path);
   }
-  if (expect) await checkSize(path, expect);
+  if (expect && !stream) await checkSize(path, expect);
   const hasher = await createContentHasher();
+  let size = 0;
   const hashing = new Transform({
     transform(chunk: Buffer, _enc, cb) {
       hasher.update(chunk);
+      size += chunk.length;
       cb(null, chunk);
     },
   });
   const extract = tar.extract();
-  const source = createReadStream(path, { highWaterMark: 1 << 20 });
+  const source = stream ? Readable.from(stream, { objectMode: false }) : createReadStream(path, { highWaterMark: 1 << 20 });
   const stages: NodeJS.ReadWriteStream[] = [hashing];
   if (decoder) stages.push(decoder);
   const piping = pipeline(source, ...(stages as [NodeJS.ReadWriteStream]), extract as unknown as NodeJS.WritableStream);
@@ -126,6 +130,7 @@ export async function* readTar(
     source.destroy();
     extract.destroy();
   }
+  if (expect && stream && size < expect.size) throw new BackupError('ETRUNCATED', `artifact ${path} is truncated: ${size} bytes, expected ${expect.size}`, { path });
   if (expect && hasher.digest() !== expect.hash) {
     throw new BackupError('ECORRUPT', `artifact ${path} is corrupt: its content hash does not match the backup state`, { path });
   }

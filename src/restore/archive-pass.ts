@@ -42,10 +42,12 @@ import type { FileEntry } from '../state/index.js';
 import type { Wanted } from './plan.js';
 import { WriterPool, type PoolFailure } from './writer-pool.js';
 
-/** An archive of the chain, as the state records it, at its local path. */
+/** An archive of the chain, as the state records it, at its local path or streamed from storage. */
 export interface ArchiveToRead extends ArchiveSummary {
-  /** Local path of the archive (fetched into the work directory). */
+  /** Local path of the archive (fetched into the work directory), or its name in the repository when it is streamed. */
   path: string;
+  /** Opens the archive's bytes from storage, read as they arrive instead of from `path`. */
+  stream?: () => AsyncIterable<Uint8Array>;
   /** How it is compressed. */
   compression: Compression;
 }
@@ -153,7 +155,7 @@ export async function readWanted(
   };
   let readError: unknown;
   try {
-    for await (const entry of readTar(path, archive.compression, archive)) {
+    for await (const entry of readTar(path, archive.compression, archive, archive.stream?.())) {
       options.signal?.throwIfAborted();
       if (!finishing && pool.failure && (await stopsHere(pool.failure))) break;
       if (finishing) continue;

@@ -426,11 +426,20 @@ class RestoreJob {
     this.options.onProgress?.({ phase: 'restore', path: e.path, entries: this.stats.files, bytes: this.stats.bytesWritten });
   }
 
-  /** The `role` archive of backup `id`, fetched to the work directory. */
+  /**
+   * The `role` archive of backup `id`: fetched to the cache, or, for a files archive that is
+   * not cached, streamed from storage as it is read (it is read once, so the download and the
+   * restore overlap; a deltas archive may be read again, to name the version at fault, and is
+   * fetched).
+   */
   private async archive(id: string, role: ArtifactRole): Promise<ArchiveToRead> {
     const a = this.state.chain.find((l) => l.id === id)?.artifacts.find((x) => x.role === role);
     if (!a) throw new BackupError('EMISSING', `backup state ${this.state.id} names no ${role} archive for backup ${id}`, { path: artifactFile(id, role, this.state.compression) });
-    return { ...a, path: await this.catalog.fetch(a.file, a) };
+    const { catalog } = this;
+    if (role === 'files' && !catalog.repo.direct && (await catalog.cachedSize(a.file)) === undefined) {
+      return { ...a, path: `${catalog.repo.location}/${catalog.key(a.file)}`, stream: () => catalog.stream(a.file) };
+    }
+    return { ...a, path: await catalog.fetch(a.file, a) };
   }
 }
 
