@@ -186,13 +186,32 @@ class RestoreJob {
       await making;
       this.stats.directories++;
     });
-    for (const link of this.state.chain) {
-      const wanted = this.plan.whole.get(link.id);
-      if (wanted) await this.extract(link.id, wanted);
-    }
-    for (const link of this.state.chain) {
-      const wanted = this.plan.patched.get(link.id);
-      if (wanted) await this.patch(link.id, wanted);
+    // With a cache, each deltas archive is fetched while the pass before it runs: the
+    // download of the next overlaps the work on this one (two archives in the cache at most).
+    const patching = this.state.chain.filter((l) => this.plan.patched.has(l.id)).map((l) => l.id);
+    const fetched = new Map<string, Promise<ArchiveToRead>>();
+    const prefetch = (i: number): void => {
+      const id = patching[i];
+      if (id === undefined || fetched.has(id) || this.catalog.repo.direct) return;
+      const p = this.archive(id, 'deltas');
+      p.catch(() => undefined);
+      fetched.set(id, p);
+    };
+    prefetch(0);
+    try {
+      for (const link of this.state.chain) {
+        const wanted = this.plan.whole.get(link.id);
+        if (wanted) await this.extract(link.id, wanted);
+      }
+      for (const [i, id] of patching.entries()) {
+        prefetch(i);
+        const archive = fetched.get(id) ?? this.archive(id, 'deltas');
+        prefetch(i + 1);
+        await this.patch(id, this.plan.patched.get(id)!, await archive);
+      }
+    } finally {
+      // A failed restore returns only once no download of it is still writing into the cache.
+      await Promise.allSettled(fetched.values());
     }
     await forEachConcurrently(this.plan.symlinks, this.concurrency, signal, async (s) => {
       await this.target.makeSymlink(s);
@@ -226,8 +245,7 @@ class RestoreJob {
    * Apply the deltas archive of backup `id` to each `wanted` file's kept version, or spool
    * the delta of a file whose deltas are composed (writing it after its last).
    */
-  private async patch(id: string, wanted: Wanted): Promise<void> {
-    const archive = await this.archive(id, 'deltas');
+  private async patch(id: string, wanted: Wanted, archive: ArchiveToRead): Promise<void> {
     this.deltaArchives.set(id, archive.path);
     const inMemory = (e: FileEntry, size: number): number | undefined => {
       const output = versionFrom(e, id);
