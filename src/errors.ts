@@ -85,7 +85,9 @@ export type WarningCode =
   /** An artifact or state the backup wanted is damaged; it was worked around (files stored whole, an older parent used). */
   | 'ECORRUPT'
   /** A lock left by a run that is provably dead was taken over. */
-  | 'ESTALELOCK';
+  | 'ESTALELOCK'
+  /** The run's own lock object could not be removed when it ended; it goes stale, or `ibt unlock` removes it. */
+  | 'EUNLOCK';
 
 const RDIFF_EXIT: Partial<Record<ErrorCode, number>> = {
   EIO: 100,

@@ -22,6 +22,10 @@ export class ArtifactSet {
   readonly uploaded = new Set<ArtifactRole>();
   /** The ends of those uploads. */
   private readonly uploads: Promise<void>[] = [];
+  /** Every upload started, of open and finished archives alike. */
+  private readonly lives: LiveUpload[] = [];
+  /** The file names of every archive started, open or finished. */
+  readonly started: string[] = [];
 
   constructor(
     private readonly dir: string,
@@ -37,6 +41,8 @@ export class ArtifactSet {
       const compression = role === 'sigvault' ? 'none' : this.compression;
       const file = artifactFile(this.id, role, compression);
       const live = this.live(role, file);
+      if (live) this.lives.push(live);
+      this.started.push(file);
       o = { writer: TarWriter.create(`${this.dir}/${file}`, compression, live ? { tap: (b) => live.tap(b) } : {}), file, compression, live };
       this.open.set(role, o);
     }
@@ -63,10 +69,9 @@ export class ArtifactSet {
 
   /** Remove everything written: open archives and finished ones alike, and stop their uploads. */
   async abort(): Promise<void> {
-    for (const o of this.open.values()) {
-      await o.writer.abort();
-      await o.live?.abort();
-    }
+    // Uploads first: a writer waiting on an upload's full queue is released by its failure.
+    for (const live of this.lives) await live.abort();
+    for (const o of this.open.values()) await o.writer.abort();
     this.open.clear();
     for (const a of this.done.splice(0)) await rm(`${this.dir}/${a.file}`, { force: true }).catch(() => undefined);
   }

@@ -111,6 +111,7 @@ async function openSource(root: string): Promise<DirTree> {
 async function backupTree(root: string, tree: DirTree, options: BackupOptions, incremental: boolean): Promise<BackupReport> {
   const name = checkName(options.name ?? basename(root));
   const repo = await repositoryOf(options);
+  if (repo.dryRun) throw new BackupError('EPARAM', `repository ${repo.location} was opened with dryRun, which previews removals (forget, prune); a backup writes`, { path: repo.location });
   const warnings = new Warnings(options.strict ?? false);
   const lock = await lockName(repo, name, {
     operation: `backup of ${root}`,
@@ -145,11 +146,15 @@ async function backupTree(root: string, tree: DirTree, options: BackupOptions, i
       warnings: warnings.list,
     };
   } catch (e) {
-    failure = asAbort(e, root);
+    // A lost lock aborts the run through its signal: the reason (ELOCKED, naming the lock) is the error.
+    failure = lock.signal.aborted && !options.signal?.aborted ? lock.signal.reason : asAbort(e, root);
     throw failure;
   } finally {
     await job?.cleanup(failure);
-    await lock.release();
+    await lock.release().catch((e: unknown) => {
+      // The run's own outcome is what the caller must see; a lock object left behind goes stale.
+      if (failure === undefined) warnings.list.push({ code: 'EUNLOCK', path: `${name}/locks`, message: `${(e as Error).message}; it goes stale in 30 minutes, or \`ibt unlock\` removes it` });
+    });
   }
 }
 
@@ -214,6 +219,9 @@ class BackupJob {
   private committed = false;
   /** The state is written with a cache: what is written can be committed by the next run. */
   private resumable = false;
+  /** Stops this backup's uploads when it fails: none may go on after the run (and its lock) ended. */
+  private readonly uploadStop = new AbortController();
+  private readonly uploadSignal: AbortSignal;
   /** Small files read so far; the tree workers and their reader, once the tree proves big. */
   private smallReads = 0;
   private workers?: TreeWorkers | null;
@@ -232,9 +240,10 @@ class BackupJob {
     private readonly options: BackupOptions,
   ) {
     this.compression = chooseCompression(options.compression);
+    this.uploadSignal = options.signal ? AbortSignal.any([options.signal, this.uploadStop.signal]) : this.uploadStop.signal;
     const live: LiveUploads | undefined = catalog.repo.direct
       ? undefined
-      : (role, file) => new LiveUpload(catalog.repo.streaming, catalog.key(file), catalog.saveOptions(role, options.signal));
+      : (role, file) => new LiveUpload(catalog.repo.streaming, catalog.key(file), catalog.saveOptions(role, this.uploadSignal));
     this.outputs = new ArtifactSet(catalog.dir, id, this.compression, live);
     for (const e of parentRead?.state.entries ?? []) this.prevEntries.set(e.path, e);
   }
@@ -582,9 +591,25 @@ class BackupJob {
     this.options.onProgress?.({ phase: 'commit', entries: this.entries.length, bytes: this.stats.bytesRead });
     const signal = this.options.signal;
     // An archive its upload stored as it was written is only checked (reuse: its size); the
-    // others are uploaded from their file.
-    const uploads = this.outputs.uploadsEnded().then(() => Promise.all(this.outputs.done.map((a) => this.catalog.store(a, { signal, reuse: this.outputs.uploaded.has(a.role) }))));
+    // others are uploaded from their file. All of them settle before this run goes on, stored
+    // or not: the first failure is reported once none is still running.
+    const uploads = this.outputs.uploadsEnded().then(async () => {
+      const stored = await Promise.allSettled(this.outputs.done.map((a) => this.catalog.store(a, { signal: this.uploadSignal, reuse: this.outputs.uploaded.has(a.role) })));
+      const failed = stored.find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    });
     uploads.catch(() => undefined);
+    try {
+      return await this.writeAndCommit(uploads, signal);
+    } catch (e) {
+      this.uploadStop.abort();
+      await uploads.catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /** The rest of {@link BackupJob.commit}: the state, then, once `uploads` settle, the commit. */
+  private async writeAndCommit(uploads: Promise<void>, signal: AbortSignal | undefined): Promise<BackupState> {
     const dir = await this.catalog.stateDir();
     const { state, file } = await writeState({
       dir,
@@ -625,19 +650,25 @@ class BackupJob {
   }
 
   /**
-   * Stop the workers; unless the backup committed, remove what it wrote. A backup that failed
-   * after its state was written with a cache (an upload or the commit failed: the network
-   * went away) keeps its archives and pending state, which the next run of the name uploads
-   * and commits; an aborted or conflicting one leaves nothing.
+   * Stop the workers; unless the backup committed, stop its uploads and remove what it wrote.
+   * A backup that failed after its state was written with a cache (an upload or the commit
+   * failed: the network went away) keeps its archives and pending state, which the next run
+   * of the name uploads and commits; an aborted or conflicting one leaves nothing, in the
+   * cache or in storage.
    */
   async cleanup(error?: unknown): Promise<void> {
     this.batchReader?.close();
     this.workers?.close();
     if (this.committed) return;
+    this.uploadStop.abort();
     const keep = this.resumable && error !== undefined && !(isBackupError(error) && (error.code === 'EABORTED' || error.code === 'ECONFLICT')) && (error as Error).name !== 'AbortError';
     if (keep) return;
     await this.outputs.abort();
     if (this.stateFile) await rm(this.stateFile.path, { force: true }).catch(() => undefined);
+    // What its uploads stored already: strays the next run would remove, removed now.
+    if (!this.catalog.repo.direct) {
+      for (const f of this.outputs.started) await this.catalog.repo.storage.remove(this.catalog.key(f)).catch(() => undefined);
+    }
   }
 
 }

@@ -21,13 +21,22 @@ export class LiveUpload {
   private readonly channel = new ChunkChannel(QUEUED);
   private readonly done: Promise<void>;
   private failed = false;
+  private ended = false;
 
   constructor(storage: Storage, key: string, options: SaveOptions) {
     this.done = storage.save(key, this.channel, options);
-    this.done.catch(() => {
-      this.failed = true;
-      this.channel.fail(new Error('the upload failed'));
-    });
+    // A save that ends before the archive does (it failed, or never read its source, as a dry
+    // run's) takes no more blocks: the writer must never wait on a queue nobody empties.
+    void this.done.then(
+      () => this.stop(),
+      () => this.stop(),
+    );
+  }
+
+  private stop(): void {
+    if (this.ended) return;
+    this.failed = true;
+    this.channel.fail(new Error('the upload ended before the archive'));
   }
 
   /** Queue a copy of `bytes` (the archive writer reuses its buffers); waits while the queue is full. */
@@ -38,9 +47,10 @@ export class LiveUpload {
 
   /** The archive is complete: true once the object is stored whole, false when the upload failed. */
   async finish(): Promise<boolean> {
+    this.ended = true;
     this.channel.end();
     return this.done.then(
-      () => true,
+      () => !this.failed,
       () => false,
     );
   }

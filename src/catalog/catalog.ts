@@ -32,7 +32,7 @@ import { BackupError, isBackupError, wrapIoError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { readFileChunks } from '../io/read-chunks.js';
 import { writerIsDead } from '../io/process-liveness.js';
-import { tempNameOwner } from '../io/temp-name.js';
+import { tempName, tempNameOwner } from '../io/temp-name.js';
 import { acquireLock, type HeldLock } from '../lock/index.js';
 import { createContentHasher, hashChunks } from '../tree/content-hash.js';
 import {
@@ -53,7 +53,7 @@ import {
 } from '../state/index.js';
 import type { Repository } from '../repository/index.js';
 import type { SaveOptions } from '../storage/index.js';
-import { claimParent } from './commit-claim.js';
+import { claimParent, releaseClaim } from './commit-claim.js';
 import type { BackupWarning } from './options.js';
 
 /** The lock folder of a name, inside its folder. */
@@ -73,7 +73,9 @@ export interface NameLockOptions {
   operation: string;
   /** How long to wait for another holder, in ms; default 0. */
   timeoutMs?: number;
+  /** Stops waiting for the lock: `EABORTED`. */
   signal?: AbortSignal;
+  /** Told of each lock of a dead run that was taken over (`ESTALELOCK`). */
   onWarning?: (w: BackupWarning) => void;
 }
 
@@ -237,12 +239,6 @@ export class Catalog {
     return path;
   }
 
-  /** The size of the cached copy of `file`, if there is one. */
-  async cachedSize(file: string): Promise<number | undefined> {
-    const st = await stat(join(this.dir, file)).catch(() => undefined);
-    return st?.isFile() ? st.size : undefined;
-  }
-
   /**
    * The local copy of `file`, fetched (and checked against `expected`, when given) when
    * missing; `cached` when it was there already (and may be stale).
@@ -273,13 +269,36 @@ export class Catalog {
     }
   }
 
-  /** Fetch `file` from storage into the cache, replacing the copy there; checked against `expected` when given. */
-  private async download(file: string, expected?: Expected): Promise<void> {
-    const path = join(this.dir, file);
+  /**
+   * Fetch artifact `file` from storage into the folder `dir` (one of {@link Catalog.privateDir}),
+   * checked against `expected`, whatever the cache holds; returns its path.
+   */
+  async fetchInto(file: string, expected: Expected, dir: string): Promise<string> {
+    if (idOfFile(file) === undefined) throw new BackupError('ECORRUPT', `refusing to read ${JSON.stringify(file)}: not the name of an artifact of backup ${JSON.stringify(this.name)}`, { path: file });
+    await this.download(file, expected, dir);
+    return join(dir, file);
+  }
+
+  /**
+   * A new folder in the name's cache folder for one run's own downloads (`purpose` names it),
+   * with the temporary-name convention: a run killed before removing it leaves a folder that
+   * {@link Catalog.cleanStrays} removes once that process is provably dead.
+   */
+  async privateDir(purpose: string): Promise<string> {
+    const dir = join(this.dir, tempName(purpose));
+    await mkdir(dir, { recursive: true }).catch((e) => {
+      throw wrapIoError(e, dir, 'creating');
+    });
+    return dir;
+  }
+
+  /** Fetch `file` from storage into `dir` (default the cache), replacing the copy there; checked against `expected` when given. */
+  private async download(file: string, expected?: Expected, dir = this.dir): Promise<void> {
+    const path = join(dir, file);
     const key = this.key(file);
     const storage = this.repo.storage;
-    await mkdir(this.dir, { recursive: true }).catch((e) => {
-      throw wrapIoError(e, this.dir, 'creating');
+    await mkdir(dir, { recursive: true }).catch((e) => {
+      throw wrapIoError(e, dir, 'creating');
     });
     const hasher = await createContentHasher();
     let size = 0;
@@ -356,7 +375,13 @@ export class Catalog {
       const size = (await stat(pending)).size;
       await this.repo.storage.save(this.key(file), () => readFileChunks(pending), { size, ifNoneMatch: true, signal }).catch(async (e: unknown) => {
         // A state already stored under this id with this size is this one, from a try that died after the save.
-        if (!isBackupError(e, 'EEXIST') || (await storedSize(this.repo.storage, this.key(file))) !== size) throw e;
+        if (isBackupError(e, 'EEXIST') && (await storedSize(this.repo.storage, this.key(file))) === size) return;
+        // Not committed (unless only the reply was lost: then the state is stored, and a later
+        // claim on the parent finds it): the claim must not block the next run for long.
+        if (parentId !== undefined && (await storedSize(this.repo.storage, this.key(file)).catch(() => undefined)) === undefined) {
+          await releaseClaim(this, parentId, id);
+        }
+        throw e;
       });
       await rename(pending, join(this.dir, file)).catch((e: unknown) => {
         throw wrapIoError(e, pending, 'moving the committed state');
@@ -387,7 +412,10 @@ export class Catalog {
       try {
         const { state } = await readStateFile(path, { id, name: this.name });
         const parent = state.parent?.id;
-        if (parent !== undefined && parent !== this.ids[this.ids.length - 1]) throw new BackupError('ECONFLICT', `its parent ${parent} is no longer the latest backup`);
+        const latest = this.ids[this.ids.length - 1];
+        if (parent !== latest && (parent !== undefined || (latest !== undefined && id < latest))) {
+          throw new BackupError('ECONFLICT', parent === undefined ? `backup ${latest} was committed after it` : `its parent ${parent} is no longer the latest backup`);
+        }
         for (const a of state.chain[state.chain.length - 1]!.artifacts) {
           signal?.throwIfAborted();
           if ((await storedSize(this.repo.storage, this.key(a.file))) === a.size) continue;
@@ -479,12 +507,12 @@ async function matches(path: string, expected: Expected): Promise<boolean> {
   return (await hashChunks(readFileChunks(path))) === expected.hash;
 }
 
-/** Remove `path` if it is a temporary file whose writer is provably dead. */
+/** Remove `path` if it is a temporary file (or a run's private folder) whose writer is provably dead. */
 async function removeDeadTemp(path: string): Promise<void> {
   const owner = tempNameOwner(basename(path));
   if (owner === undefined) return;
   const st = await stat(path).catch(() => undefined);
-  if (st !== undefined && (await writerIsDead(owner, st.mtimeMs))) await rm(path, { force: true });
+  if (st !== undefined && (await writerIsDead(owner, st.mtimeMs))) await rm(path, { force: true, recursive: true });
 }
 
 /** The storage key of artifact `file` of backup name `name`: what uploads and fetches agree on. */

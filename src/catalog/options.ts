@@ -36,6 +36,7 @@ export interface BackupWarning {
   code: WarningCode;
   /** Path relative to the source root. */
   path: string;
+  /** What happened, naming the file or artifact. */
   message: string;
 }
 

@@ -75,6 +75,8 @@ export class Repository {
     readonly dataClass: string | undefined,
     /** The config, for a repository that has one. */
     readonly config: RepositoryConfig | undefined,
+    /** Opened with `dryRun`: saves and removals are skipped. */
+    readonly dryRun = false,
   ) {}
 
   /** The work directory as a repository: artifacts written in place, no cache. */
@@ -85,7 +87,7 @@ export class Repository {
 
   /** A repository over `wrapped` (whose config is `config`), its cache under `cacheDir`. */
   private static cached(wrapped: Wrapped, config: RepositoryConfig, cacheDir: string, dataClass: string | undefined): Repository {
-    return new Repository(wrapped.storage.location, wrapped.storage, wrapped.streaming, join(cacheDir, 'ibt-cache', config.id), false, dataClass, config);
+    return new Repository(wrapped.storage.location, wrapped.storage, wrapped.streaming, join(cacheDir, 'ibt-cache', config.id), false, dataClass, config, wrapped.dryRun);
   }
 
   /** Open the repository whose backend is `backend` (see {@link openRepository}). */
@@ -145,6 +147,7 @@ function definedS3(options: RepositoryOptions): S3Settings {
 interface Wrapped {
   storage: Storage;
   streaming: Storage;
+  dryRun: boolean;
 }
 
 /** `backend`, wrapped as every repository's storage is. */
@@ -161,7 +164,7 @@ function wrap(backend: Storage, options: RepositoryOptions): Wrapped {
     storage = new DryRunStorage(storage, { onSkip: options.onSkip });
     streaming = new DryRunStorage(streaming, { onSkip: options.onSkip });
   }
-  return { storage, streaming };
+  return { storage, streaming, dryRun: options.dryRun ?? false };
 }
 
 /** Where a repository is: a URI (see `uri.ts`) or a backend object. */

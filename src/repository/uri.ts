@@ -18,11 +18,13 @@ const S3_OPTIONS = ['endpoint', 'region', 'storageClass', 'partSize', 'queueSize
 export interface S3Location {
   /** `s3` or `b2`. */
   scheme: 's3' | 'b2';
+  /** The bucket, which must exist. */
   bucket: string;
   /** Keys are stored under `PREFIX/`; empty for the bucket's root. */
   prefix: string;
   /** The service's URL (MinIO, Wasabi, Ceph, R2, moto); default AWS, or B2's endpoint of `region`. */
   endpoint?: string;
+  /** The region (B2: the region in its endpoint, e.g. `us-west-004`); default the SDK's, else `us-east-1`. */
   region?: string;
   /**
    * The storage class of data archives (files and deltas), e.g. `GLACIER`, `DEEP_ARCHIVE`,

@@ -60,6 +60,7 @@
  *   whenever the call waits: on a full ext4 journal, or on NFS, where a setattr first writes
  *   the file's dirty pages back.
  */
+import { rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parentOf } from '../archive/index.js';
@@ -114,19 +115,24 @@ export async function restoreBackup(name: string, target: string, options: Resto
   const catalog = await Catalog.open(await repositoryOf(options), checkName(name));
   const state = await catalog.resolve(at);
   const plan = new RestorePlan(state);
-  const { bytesThawed } = await thawNeeded(catalog, plan.archives(), options.thaw, options.signal);
+  const { bytesThawed } = await thawNeeded(catalog, plan.archives(), options.thaw, options.signal).catch((e: unknown) => {
+    throw asAbort(e, catalog.repo.location);
+  });
   const engine = selectEngine(options.engine, 'patch');
   // The engine that patches also sets times: native through utimensat (exact to the ns), the
   // TypeScript engine through node's calls (exact to the µs), so `engine: 'js'` runs no native code.
   const root = await RestoreTarget.open(resolve(target), { overwrite: options.overwrite ?? false, times: { native: engine.name === 'native' } });
-  const job = new RestoreJob(catalog, plan, root, engine, concurrency, options);
+  // With a cache, the deltas archives this restore fetches go to a folder of its own, removed
+  // when it ends: a restore never uses, nor removes, a data archive another run is reading.
+  const downloads = catalog.repo.direct ? undefined : await catalog.privateDir('restore');
+  const job = new RestoreJob(catalog, plan, root, engine, concurrency, options, downloads);
   try {
     await job.run();
   } catch (e) {
     throw asAbort(e, root.path);
   } finally {
     await root.close();
-    await catalog.evictData(state.chain.map((l) => l.id));
+    if (downloads) await rm(downloads, { recursive: true, force: true });
   }
   const stats = { ...job.stats, bytesFetched: catalog.fetched, bytesThawed, durationMs: Math.round(performance.now() - started) };
   return { name, id: state.id, target: root.path, repository: catalog.repo.location, stats };
@@ -159,6 +165,8 @@ class RestoreJob {
     private readonly engine: Engine,
     private readonly concurrency: number,
     private readonly options: RestoreOptions,
+    /** Where deltas archives are fetched to (with a cache). */
+    private readonly downloads: string | undefined,
   ) {
     this.state = plan.state;
     this.spools = new DeltaSpools(target);
@@ -187,7 +195,7 @@ class RestoreJob {
       this.stats.directories++;
     });
     // With a cache, each deltas archive is fetched while the pass before it runs: the
-    // download of the next overlaps the work on this one (two archives in the cache at most).
+    // download of the next overlaps the work on this one.
     const patching = this.state.chain.filter((l) => this.plan.patched.has(l.id)).map((l) => l.id);
     const fetched = new Map<string, Promise<ArchiveToRead>>();
     const prefetch = (i: number): void => {
@@ -445,19 +453,18 @@ class RestoreJob {
   }
 
   /**
-   * The `role` archive of backup `id`: fetched to the cache, or, for a files archive that is
-   * not cached, streamed from storage as it is read (it is read once, so the download and the
-   * restore overlap; a deltas archive may be read again, to name the version at fault, and is
-   * fetched).
+   * The `role` archive of backup `id`: in the work directory without a cache; with one, a
+   * files archive is streamed from storage as it is read (it is read once, so the download
+   * and the restore overlap), and a deltas archive (which may be read again, to name the
+   * version at fault) is fetched into this restore's own folder.
    */
   private async archive(id: string, role: ArtifactRole): Promise<ArchiveToRead> {
     const a = this.state.chain.find((l) => l.id === id)?.artifacts.find((x) => x.role === role);
     if (!a) throw new BackupError('EMISSING', `backup state ${this.state.id} names no ${role} archive for backup ${id}`, { path: artifactFile(id, role, this.state.compression) });
-    const { catalog } = this;
-    if (role === 'files' && !catalog.repo.direct && (await catalog.cachedSize(a.file)) === undefined) {
-      return { ...a, path: `${catalog.repo.location}/${catalog.key(a.file)}`, stream: () => catalog.stream(a.file) };
-    }
-    return { ...a, path: await catalog.fetch(a.file, a) };
+    const { catalog, downloads } = this;
+    if (downloads === undefined) return { ...a, path: await catalog.fetch(a.file, a) };
+    if (role === 'files') return { ...a, path: `${catalog.repo.location}/${catalog.key(a.file)}`, stream: () => catalog.stream(a.file) };
+    return { ...a, path: await catalog.fetchInto(a.file, a, downloads) };
   }
 }
 

@@ -67,11 +67,10 @@ export async function thawNeeded(catalog: Catalog, needed: readonly ArtifactSumm
   return { bytesThawed };
 }
 
-/** The archives of `needed` that are not cached and cannot be read from storage now. */
+/** The archives of `needed` that cannot be read from storage now. */
 async function coldOnes(catalog: Catalog, needed: readonly ArtifactSummary[]): Promise<{ a: ArtifactSummary; availability: 'archived' | 'thawing' }[]> {
   const out: { a: ArtifactSummary; availability: 'archived' | 'thawing' }[] = [];
   for (const a of needed) {
-    if (await catalog.cachedSize(a.file) === a.size) continue;
     const st = await catalog.repo.storage.stat(catalog.key(a.file)).catch((e: unknown) => {
       if (catalog.repo.storage.isNotFound(e)) return undefined;
       throw e;

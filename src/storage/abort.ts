@@ -5,8 +5,13 @@
  */
 import { BackupError } from '../errors.js';
 
-/** The `EABORTED` error for an operation on `key` stopped by `signal`. */
+/**
+ * The error of an operation on `key` stopped by `signal`: its reason when that is a
+ * {@link BackupError} (a run that lost its lock stops with the lock's `ELOCKED`, not as if a
+ * user had pressed Ctrl-C), else `EABORTED` naming the key.
+ */
 export function abortError(key: string, signal: AbortSignal): BackupError {
+  if (signal.reason instanceof BackupError) return signal.reason;
   return new BackupError('EABORTED', `${key}: aborted`, { path: key, cause: signal.reason });
 }
 

@@ -224,9 +224,14 @@ export function repositoryChainSuite(label: string, make: () => Promise<Storage>
         const before = await keys(storage, 'src/');
         const stray = '20200101T000000000Z-000.files.tar';
         await storage.save(`src/${stray}`, new Uint8Array([1, 2, 3]));
+        // Aborted at its commit, once its archives were written (and, uploaded as they were
+        // written, stored): nothing of it stays, in storage or in the cache.
+        await writeFile(join(src, 'sub/deeper/big.bin'), randomData(11, 400_000));
         const ac = new AbortController();
-        ac.abort();
-        await expect(incrementalBackup(src, { name: 'src', repository: repo, signal: ac.signal })).rejects.toMatchObject({ code: 'EABORTED' });
+        const onProgress = (e: { phase: string }) => void (e.phase === 'commit' && ac.abort());
+        await expect(incrementalBackup(src, { name: 'src', repository: repo, signal: ac.signal, onProgress })).rejects.toMatchObject({ code: 'EABORTED' });
+        expect((await keys(storage, 'src/')).filter((k) => !before.includes(k) && k !== `src/${stray}`)).toEqual([]);
+        expect(await readdir(join(repo.cacheRoot, 'src/pending')).catch(() => [])).toEqual([]);
         await writeFile(join(src, 'a.txt'), 'changed');
         const next = await incrementalBackup(src, { name: 'src', repository: repo });
         const after = await keys(storage, 'src/');
