@@ -18,6 +18,7 @@ import { createReadStream } from 'node:fs';
 import { link, lstat, mkdir, readdir, rm, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic-write.js';
+import { writerIsDead } from '../io/process-liveness.js';
 import { tempName, tempNameOwner } from '../io/temp-name.js';
 import { BackupError, isBackupError, wrapIoError } from '../errors.js';
 import { abortable, throwIfAborted } from './abort.js';
@@ -147,6 +148,36 @@ export class LocalStorage implements Storage {
       }
     }
     return { dir, keyDir: parts.map((p) => `${p}/`).join('') };
+  }
+
+  /**
+   * Remove the temporary files of saves under `prefix` whose writer is provably dead (a run
+   * killed in the middle of an upload to a mounted disk leaves one, possibly gigabytes, that
+   * no listing shows); returns how many. A live writer's are left alone.
+   */
+  async abortIncomplete(prefix: string): Promise<number> {
+    const start = await this.startOf(prefix);
+    return start === undefined ? 0 : this.removeDeadTemps(start.dir, start.keyDir, prefix);
+  }
+
+  private async removeDeadTemps(dir: string, keyDir: string, prefix: string): Promise<number> {
+    const dirents = await readdir(dir, { withFileTypes: true }).catch(() => []);
+    let removed = 0;
+    for (const d of dirents) {
+      const path = join(dir, d.name);
+      if (d.isDirectory()) {
+        if (`${keyDir}${d.name}/`.startsWith(prefix) || prefix.startsWith(`${keyDir}${d.name}/`)) removed += await this.removeDeadTemps(path, `${keyDir}${d.name}/`, prefix);
+        continue;
+      }
+      const owner = d.isFile() ? tempNameOwner(d.name) : undefined;
+      if (owner === undefined || !`${keyDir}${d.name}`.startsWith(prefix.slice(0, prefix.lastIndexOf('/') + 1))) continue;
+      const st = await stat(path).catch(() => undefined);
+      if (st && (await writerIsDead(owner, st.mtimeMs))) {
+        await unlink(path).catch(() => undefined);
+        removed++;
+      }
+    }
+    return removed;
   }
 
   async remove(key: string): Promise<void> {

@@ -2,6 +2,8 @@
  * The local-directory storage: the conformance suite, and what only a directory has —
  * temporary files, symbolic links, folders the walk must not read.
  */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -131,3 +133,27 @@ function skipNoAtime(skip: (note: string) => void): void {
   if (onCi) throw new Error('directory access times do not change on read here (noatime): the probe cannot work on CI');
   skip('directory access times do not change on read here (noatime)');
 }
+
+describe('LocalStorage.abortIncomplete', () => {
+  it('regression: a save killed half-way left its temporary file in a local repository forever; the files of dead writers under the prefix go, a live writer\'s stay', () =>
+    withTempDir(async (tmp) => {
+      const s = new LocalStorage(tmp.file('repo'));
+      await s.save('name/kept', new Uint8Array([1]));
+      await s.save('other/kept', new Uint8Array([1]));
+      const dead = spawnSync(process.execPath, ['-e', 'process.pid']).pid!;
+      const deadTemp = join(tmp.file('repo'), 'name', `.x.files.tar.${dead}-0123456789ab.tmp`);
+      const deadLock = join(tmp.file('repo'), 'name/locks');
+      await mkdir(deadLock, { recursive: true });
+      await writeFile(deadTemp, 'half an upload');
+      await writeFile(join(deadLock, `.l.json.${dead}-0123456789ab.tmp`), 'half a lock');
+      const otherTemp = join(tmp.file('repo'), 'other', `.y.tar.${dead}-0123456789ab.tmp`);
+      await writeFile(otherTemp, 'not under the prefix');
+      const live = join(tmp.file('repo'), 'name', `.z.tar.${process.pid}-0123456789ab.tmp`);
+      await writeFile(live, 'being written');
+      expect(await s.abortIncomplete('name/')).toBe(2);
+      expect(existsSync(deadTemp)).toBe(false);
+      expect(existsSync(live)).toBe(true);
+      expect(existsSync(otherTemp)).toBe(true);
+      expect(await listKeys(s, '')).toEqual(['name/kept', 'other/kept']);
+    }));
+});
