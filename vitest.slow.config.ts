@@ -14,7 +14,8 @@ export default defineConfig({
       'test/restore/sparse.test.ts',
       'test/repository/faults.test.ts',
     ],
-    env: { IBT_SLOW: '1' },
+    // The AWS SDK warns in every test process that its support of Node 20 will end.
+    env: { IBT_SLOW: '1', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
     testTimeout: 3_600_000,
     hookTimeout: 3_600_000,
     pool: 'forks',
