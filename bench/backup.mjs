@@ -60,7 +60,6 @@ import { makeMillionTree, millionChanges } from './million.mjs';
 import { TOOL_NAMES, ensureTool, makeTool, toolVersion, usePackage } from './peers.mjs';
 import { millionTargets, ratiosTable, size, stepsTable, treeTargets } from './report.mjs';
 
-
 const started = Date.now();
 const log = (msg) => process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(0).padStart(5)} s] ${msg}\n`);
 const print = (text) => process.stdout.write(`${text}\n`);

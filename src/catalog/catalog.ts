@@ -469,12 +469,12 @@ export class Catalog {
    * them again and a restore fetches them, so the cache keeps only states and SigVaults, as
    * restic's keeps only metadata. Nothing to do without a cache.
    */
-  async evictData(ids: Iterable<string>, roles: readonly ArtifactRole[] = ['files', 'deltas']): Promise<void> {
+  async evictData(ids: Iterable<string>): Promise<void> {
     if (this.repo.direct) return;
     const wanted = new Set(ids);
     for (const f of await listDir(this.dir)) {
       const id = idOfFile(f);
-      if (id !== undefined && wanted.has(id) && roles.some((r) => f.startsWith(`${id}.${r}.`))) await rm(join(this.dir, f), { force: true });
+      if (id !== undefined && wanted.has(id) && /\.(files|deltas)\./.test(f.slice(id.length))) await rm(join(this.dir, f), { force: true });
     }
   }
 }

@@ -5,7 +5,7 @@
  * damaged in storage too refused by name; strays of failed runs removed; a backup whose
  * commit failed resumed by the next run; conditional commits; cold archives thawed.
  */
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
@@ -33,18 +33,25 @@ export interface ChainSuiteOptions {
   cold?: boolean;
 }
 
-/** A storage whose saves of keys matching `fail` fail (as a commit cut off by a network loss would). */
-function failingSaves(inner: Storage, fail: RegExp): Storage {
+/** `inner` with its saves going through `save`, which may call the real one. */
+function interceptSaves(inner: Storage, save: (key: string, source: SaveSource, options: SaveOptions | undefined, real: Storage['save']) => Promise<void>): Storage {
   return new Proxy(inner, {
     get(target, prop, receiver) {
-      if (prop === 'save') {
-        return (key: string, source: SaveSource, options?: SaveOptions) =>
-          fail.test(key) ? Promise.reject(new BackupError('EIO', `saving ${key}: connection lost (test)`, { path: key })) : target.save(key, source, options);
-      }
+      if (prop === 'save') return (key: string, source: SaveSource, options?: SaveOptions) => save(key, source, options, target.save.bind(target));
       const v = Reflect.get(target, prop, receiver) as unknown;
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
     },
   });
+}
+
+/** A save cut off by a network loss (test). */
+function lost(key: string): Promise<never> {
+  return Promise.reject(new BackupError('EIO', `saving ${key}: connection lost (test)`, { path: key }));
+}
+
+/** A storage whose saves of keys matching `fail` fail (as a commit cut off by a network loss would). */
+function failingSaves(inner: Storage, fail: RegExp): Storage {
+  return interceptSaves(inner, (key, source, options, real) => (fail.test(key) ? lost(key) : real(key, source, options)));
 }
 
 async function bytesOf(storage: Storage, key: string): Promise<Uint8Array> {
@@ -71,7 +78,6 @@ async function makeSource(dir: string): Promise<void> {
 /** The changes of day `n`: a delta to the big file, a new file, a deletion. */
 async function change(dir: string, n: number): Promise<void> {
   const big = join(dir, 'sub/deeper/big.bin');
-  const { readFile } = await import('node:fs/promises');
   await writeFile(big, scatteredOverwrites(await readFile(big), n, 5));
   await writeFile(join(dir, `new-${n}.txt`), `day ${n}\n`);
   await rm(join(dir, 'gone.txt'), { force: true });
@@ -194,18 +200,10 @@ export function repositoryChainSuite(label: string, make: () => Promise<Storage>
       withTempDir(async (tmp) => {
         const storage = await make();
         const failed = new Set<string>();
-        const firstFails = new Proxy(storage, {
-          get(target, prop, receiver) {
-            if (prop === 'save') {
-              return (key: string, source: SaveSource, options?: SaveOptions) => {
-                if (!/\.(files|deltas|sigvault)\./.test(key) || failed.has(key)) return target.save(key, source, options);
-                failed.add(key);
-                return Promise.reject(new BackupError('EIO', `saving ${key}: connection lost (test)`, { path: key }));
-              };
-            }
-            const v = Reflect.get(target, prop, receiver) as unknown;
-            return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-          },
+        const firstFails = interceptSaves(storage, (key, source, options, real) => {
+          if (!/\.(files|deltas|sigvault)\./.test(key) || failed.has(key)) return real(key, source, options);
+          failed.add(key);
+          return lost(key);
         });
         const src = tmp.file('src');
         await makeSource(src);

@@ -7,7 +7,7 @@
  * lost or corrupt.
  */
 import { spawn } from 'node:child_process';
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BackupError, fullBackup, incrementalBackup, initRepository, listBackups, openRepository, restoreBackup } from '../../src/index.js';
@@ -73,7 +73,6 @@ describe.skipIf(moto.skip)(`backups through a faulty network${moto.note}`, () =>
         await writeFile(join(src, `d/f${rng.int(20)}`), randomData(1000 + round, 200 + rng.int(40_000)));
         await writeFile(join(src, `new-${round}`), `round ${round}`);
         const fh = randomData(2000 + round, 1000);
-        const { open } = await import('node:fs/promises');
         const big = await open(join(src, 'big.bin'), 'r+');
         await big.write(fh, 0, fh.length, rng.int(6 << 20));
         await big.close();
